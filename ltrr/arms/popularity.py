@@ -1,0 +1,39 @@
+"""Popularity arm: the most popular items sharing a word with the query (global chart when none do)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from ltrr.arms.base import STOPWORDS, Arm
+from ltrr.indexes.attribute import SortedPostings
+from ltrr.types import ArmResult, Doc, Query
+
+
+class PopularityArm(Arm):
+    """Ranks by (number of query words matched, popularity).
+
+    Parameters
+    ----------
+    docs : sequence of Doc
+        Each needs ``metadata["popularity"]`` (missing counts as 0).
+    name : str
+    fallback_global : bool
+        Return the global chart when no item matches a query word.
+    """
+
+    score_scale = 1.0
+
+    def __init__(self, docs: Sequence[Doc], name: str = "popularity", fallback_global: bool = True) -> None:
+        super().__init__(docs, name)
+        pop = np.array([float(d.metadata.get("popularity", 0.0) or 0.0) for d in docs])
+        self.pop = pop / max(pop.max(), 1e-9)
+        self.postings = SortedPostings([d.full_text for d in docs], self.pop, set(STOPWORDS))
+        self.fallback_global = fallback_global
+
+    def retrieve(self, query: Query, k: int) -> ArmResult:
+        ids, matched = self.postings.match(query.text, k)
+        if len(ids) == 0 and self.fallback_global:
+            ids, matched = self.postings.global_order[:k], np.zeros(min(k, len(self.pop)))
+        return self._result(ids, matched + self.pop[ids])

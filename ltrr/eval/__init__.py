@@ -1,0 +1,1 @@
+"""Metrics, run summaries and plots (leaf package)."""

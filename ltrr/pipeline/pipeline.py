@@ -1,0 +1,102 @@
+"""RetrievePipeline: featurise -> policy picks depths -> arms retrieve -> union -> rank -> learn from clicks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from ltrr.arms.base import Arm
+from ltrr.bandit.base import DepthLabels, Policy, depth_labels
+from ltrr.bandit.features import ContextFeaturizer
+from ltrr.rerank.fusion import RRFFusion
+from ltrr.types import ArmResult, Decision, FusedItem, Query
+
+
+@dataclass
+class SearchResult:
+    """Everything decided for one query.
+
+    Attributes
+    ----------
+    query : Query
+    context : numpy.ndarray, shape ``(n_features,)``
+    decision : Decision
+    arm_results : dict[str, ArmResult]
+        Each arm's list at the maximum depth (the allocation decides how much of it enters the union).
+    ranking : list[FusedItem]
+        The ranked union.
+    """
+
+    query: Query
+    context: np.ndarray
+    decision: Decision
+    arm_results: dict[str, ArmResult]
+    ranking: list[FusedItem]
+
+    @property
+    def allocation(self) -> dict[str, int]:
+        """Depth per arm name."""
+        return dict(zip(self.arm_results, self.decision.allocation))
+
+    def shown(self, k: int) -> list[str]:
+        """The first ``k`` document ids of the ranking."""
+        return [it.doc_id for it in self.ranking[:k]]
+
+
+class RetrievePipeline:
+    """The learning-to-retrieve loop for one policy.
+
+    Parameters
+    ----------
+    arms : mapping of name to Arm
+        Order must match ``policy.arms``.
+    policy : Policy
+    featurizer : ContextFeaturizer
+    fusion : RRFFusion
+    show_k : int
+        Results shown to the user.
+    no_click_weight : float
+        Weight of a no-click round in the policy's update.
+    """
+
+    def __init__(self, arms: Mapping[str, Arm], policy: Policy, featurizer: ContextFeaturizer, fusion: RRFFusion,
+                 show_k: int = 10, no_click_weight: float = 1.0) -> None:
+        if list(arms) != policy.arms or list(arms) != featurizer.arms:
+            raise ValueError(f"arm order differs: pipeline {list(arms)}, policy {policy.arms}, "
+                             f"featurizer {featurizer.arms}")
+        self.arms, self.policy, self.featurizer, self.fusion = dict(arms), policy, featurizer, fusion
+        self.show_k, self.no_click_weight = show_k, no_click_weight
+        self.max_depth = policy.space.depths[-1]
+
+    def retrieve_all(self, query: Query, cached: Mapping[str, ArmResult] | None = None) -> dict[str, ArmResult]:
+        """Every arm's list at the maximum depth; ``cached`` results (static arms) are reused."""
+        cached = cached or {}
+        return {n: cached[n] if n in cached else a.retrieve(query, self.max_depth) for n, a in self.arms.items()}
+
+    def search(self, query: Query, cached: Mapping[str, ArmResult] | None = None) -> SearchResult:
+        """Run one query through the pipeline (no learning yet)."""
+        results = self.retrieve_all(query, cached)
+        context = self.featurizer(query, results)
+        decision: Decision = self.policy.select(context)
+        ranking = self.fusion.fuse(results, dict(zip(results, decision.allocation)))
+        return SearchResult(query, context, decision, results, ranking)
+
+    def feedback(self, result: SearchResult, clicked: Sequence[str]) -> DepthLabels:
+        """Teach the policy and the learning arms from the clicks on ``result``."""
+        ranks = np.array([min((r.rank_of(d) or np.inf for d in clicked), default=np.inf)
+                          for r in result.arm_results.values()], dtype=float)
+        labels = depth_labels(self.policy.space, result.decision.allocation, ranks, bool(clicked),
+                              self.no_click_weight)
+        self.policy.update(result.context, result.decision, labels)
+        shown = result.shown(self.show_k)
+        for arm in self.arms.values():
+            arm.observe(result.query, shown, clicked)
+        return labels
+
+    def reset(self, seed: int) -> None:
+        """Forget learned state (policy and arms) and reseed: the start of an independent run."""
+        self.policy.reset(seed)
+        for arm in self.arms.values():
+            arm.reset(seed)

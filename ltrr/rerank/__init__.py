@@ -1,0 +1,1 @@
+"""Merging and ranking the candidate union."""

@@ -1,0 +1,1 @@
+"""Simulated users: click models and the online loop over a query stream."""

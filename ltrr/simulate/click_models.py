@@ -1,0 +1,76 @@
+"""Click models over graded relevance: position-based (PBM) and cascade (Craswell et al. 2008)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from ltrr.utils.seed import make_rng
+
+
+class ClickModel(ABC):
+    """Turns a ranking and the user's relevance judgments into clicks.
+
+    Parameters
+    ----------
+    attractiveness : sequence of float
+        Click probability once examined, indexed by relevance grade (grade 0 = noise clicks); grades above the
+        last entry use the last entry.
+    seed : int
+        Seed of the model's own generator.
+    """
+
+    def __init__(self, attractiveness: Sequence[float] = (0.02, 0.6, 0.95), seed: int = 0) -> None:
+        if any(not 0 <= a <= 1 for a in attractiveness):
+            raise ValueError(f"attractiveness values must be in [0, 1], got {list(attractiveness)}")
+        self.attract = np.asarray(attractiveness, dtype=float)
+        self.rng = make_rng(seed, type(self).__name__)
+
+    def reset(self, seed: int) -> None:
+        """Reseed (start of an independent run)."""
+        self.rng = make_rng(seed, type(self).__name__)
+
+    def _alpha(self, ranking: Sequence[str], relevance: Mapping[str, int]) -> np.ndarray:
+        grades = np.array([min(int(relevance.get(d, 0)), len(self.attract) - 1) for d in ranking], dtype=int)
+        return self.attract[grades] if len(ranking) else np.zeros(0)
+
+    @abstractmethod
+    def click(self, ranking: Sequence[str], relevance: Mapping[str, int]) -> list[str]:
+        """Clicked document ids, in click order."""
+
+
+class PositionBasedModel(ClickModel):
+    """PBM: position ``r`` is examined with probability ``(1/r)^eta``; examined items are clicked with
+    their attractiveness, independently.
+
+    Parameters
+    ----------
+    eta : float
+        Severity of position bias (1 as in Joachims et al. 2017).
+    """
+
+    def __init__(self, attractiveness: Sequence[float] = (0.02, 0.6, 0.95), eta: float = 1.0, seed: int = 0) -> None:
+        super().__init__(attractiveness, seed)
+        self.eta = eta
+
+    def examination(self, n: int) -> np.ndarray:
+        """Examination probabilities of positions ``1..n``, shape ``(n,)``."""
+        return (1.0 / np.arange(1, n + 1)) ** self.eta
+
+    def click(self, ranking: Sequence[str], relevance: Mapping[str, int]) -> list[str]:
+        p = self.examination(len(ranking)) * self._alpha(ranking, relevance)
+        hit = self.rng.random(len(ranking)) < p
+        return [d for d, h in zip(ranking, hit) if h]
+
+
+class CascadeModel(ClickModel):
+    """Cascade: the user scans top-down, clicks an item with its attractiveness and stops at the first click."""
+
+    def click(self, ranking: Sequence[str], relevance: Mapping[str, int]) -> list[str]:
+        alpha = self._alpha(ranking, relevance)
+        for d, a in zip(ranking, alpha):
+            if self.rng.random() < a:
+                return [d]
+        return []

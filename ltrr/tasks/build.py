@@ -1,0 +1,70 @@
+"""Build objects from a composed config: world, arms, featurizer, policies, pipelines."""
+
+from __future__ import annotations
+
+import logging
+from typing import Sequence
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from ltrr.arms.base import Arm
+from ltrr.bandit.base import Policy
+from ltrr.bandit.features import ContextFeaturizer
+from ltrr.data.music import MusicWorld
+from ltrr.pipeline.pipeline import RetrievePipeline
+from ltrr.types import Doc
+
+log = logging.getLogger(__name__)
+RESERVED = {"meta", "comparison", "intent_arm_recall", "allocation_share"}
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Reject values the objects would only fail on later, naming the key."""
+    if not cfg.arms:
+        raise ValueError("config 'arms': at least one arm is needed")
+    if not cfg.policies:
+        raise ValueError("config 'policies': at least one policy is needed")
+    bad = RESERVED & set(cfg.policies)
+    if bad:
+        raise ValueError(f"config 'policies': names {sorted(bad)} are reserved in metrics.json")
+    if not cfg.seeds:
+        raise ValueError("config 'seeds': give at least one seed")
+    if int(cfg.rounds) < 1:
+        raise ValueError(f"config 'rounds': must be >= 1, got {cfg.rounds}")
+
+
+def build_world(cfg: DictConfig) -> MusicWorld:
+    """The music world from ``cfg.data.world``."""
+    return instantiate(cfg.data.world)
+
+
+def build_arms(cfg: DictConfig, docs: Sequence[Doc]) -> dict[str, Arm]:
+    """Every arm under ``cfg.arms``, named by its key, in config order."""
+    arms = {}
+    for name, arm_cfg in cfg.arms.items():
+        arms[name] = instantiate(arm_cfg)(docs=docs, name=name)
+        log.info("arm %s: %s", name, type(arms[name]).__name__)
+    return arms
+
+
+def facet_words(docs: Sequence[Doc]) -> set[str]:
+    """Values of the catalogue's facet fields, for query understanding features."""
+    return {str(d.metadata[f]) for d in docs for f in ("genre", "mood", "activity", "topic") if d.metadata.get(f)}
+
+
+def build_featurizer(arms: dict[str, Arm], docs: Sequence[Doc]) -> ContextFeaturizer:
+    """Context featurizer over the given arms."""
+    return ContextFeaturizer(list(arms), facet_words(docs))
+
+
+def build_policy(cfg: DictConfig, name: str, arms: Sequence[str], n_features: int, seed: int) -> Policy:
+    """The policy ``cfg.policies[name]`` over ``arms``."""
+    return instantiate(cfg.policies[name])(arms=list(arms), budget=int(cfg.budget), depths=list(cfg.depths),
+                                           n_features=n_features, seed=seed, name=name)
+
+
+def build_pipeline(cfg: DictConfig, arms: dict[str, Arm], featurizer: ContextFeaturizer, policy: Policy) -> RetrievePipeline:
+    """A pipeline for one policy (arms are shared, so pipelines run one after the other)."""
+    return RetrievePipeline(arms, policy, featurizer, instantiate(cfg.fusion), show_k=int(cfg.show_k),
+                            no_click_weight=float(cfg.no_click_weight))

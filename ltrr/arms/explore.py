@@ -48,7 +48,7 @@ class FreshArm(Arm):
         rest = np.setdiff1d(np.arange(len(self.fresh)), local)
         fill = self.rng.permutation(rest)[: max(k - len(local), 0)]
         order = np.concatenate([local, fill]).astype(int)
-        scores = np.concatenate([matched + self.recency[local], 0.5 * self.recency[fill]])
+        scores = np.concatenate([matched + self.recency[local], 0.5 / (1.0 + np.arange(len(fill)))])
         return self._result(self.fresh[order], scores)
 
     def reset(self, seed: int) -> None:

@@ -12,7 +12,7 @@ from ltrr.types import ArmResult, Doc, Query
 
 
 class PopularityArm(Arm):
-    """Ranks by (number of query words matched, popularity).
+    """Ranks the items that share any word with the query by popularity alone (the "head" of the query).
 
     Parameters
     ----------
@@ -33,7 +33,7 @@ class PopularityArm(Arm):
         self.fallback_global = fallback_global
 
     def retrieve(self, query: Query, k: int) -> ArmResult:
-        ids, matched = self.postings.match(query.text, k)
+        ids, matched = self.postings.match(query.text, k, by_count=False)
         if len(ids) == 0 and self.fallback_global:
-            ids, matched = self.postings.global_order[:k], np.zeros(min(k, len(self.pop)))
-        return self._result(ids, matched + self.pop[ids])
+            ids = self.postings.global_order[:k]
+        return self._result(ids, self.pop[ids])

@@ -74,6 +74,18 @@ class LinTSPolicy(Policy):
         prop = self.eps_mix / len(self.space.all()) + (1 - self.eps_mix) * p_ts
         return self._decision(played, prop, explored=explored, p_ts=p_ts)
 
+    def pmf(self, context: np.ndarray, n_samples: int | None = None) -> dict[tuple[int, ...], float]:
+        """Monte-Carlo estimate of the full action distribution after warm-up (sums to one).
+
+        ``π(a|x) = eps_mix / |A| + (1 − eps_mix) · (1/M) Σ_m 1[DP(β̃_m, x) = a]``.
+        """
+        acts = self.space.all()
+        m = n_samples or self.n_samples
+        allocs = self.space.solve(self.sample_probs(context, m))
+        keys, counts = np.unique(allocs, axis=0, return_counts=True)
+        ts = {tuple(int(v) for v in k): c / m for k, c in zip(keys, counts)}
+        return {a: self.eps_mix / len(acts) + (1 - self.eps_mix) * ts.get(a, 0.0) for a in acts}
+
     def update(self, context: np.ndarray, decision: Decision, labels: DepthLabels) -> None:
         cells = np.flatnonzero(labels.mask.ravel())
         if len(cells) == 0:

@@ -56,8 +56,8 @@ class NIGPosterior:
         if blocks is None:
             self.mu = np.zeros((self.n_blocks, self.dim))
             self.cov_root = np.zeros((self.n_blocks, self.dim, self.dim))
-            self.a = np.full(self.n_blocks, self.a0)
-            self.b = np.full(self.n_blocks, self.b0)
+            self.a = np.full(self.n_blocks, float(self.a0))
+            self.b = np.full(self.n_blocks, float(self.b0))
         prec = self.zz[idx] + self.lam * np.eye(self.dim)
         prec = 0.5 * (prec + np.transpose(prec, (0, 2, 1)))
         try:

@@ -33,8 +33,9 @@ class SortedPostings:
         self.postings = {t: np.array(sorted(ix, key=lambda j: -self.keys[j])) for t, ix in lists.items()}
         self.global_order = np.argsort(-self.keys, kind="stable")
 
-    def match(self, text: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Items sharing at least one token with ``text``, by number of matched tokens then key.
+    def match(self, text: str, k: int, by_count: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Items sharing at least one token with ``text``, by number of matched tokens (when ``by_count``)
+        then key.
 
         Returns
         -------
@@ -50,5 +51,5 @@ class SortedPostings:
             return np.zeros(0, int), np.zeros(0, int)
         ids = np.fromiter(hits, dtype=int)
         cnt = np.fromiter(hits.values(), dtype=int)
-        order = np.lexsort((-self.keys[ids], -cnt))[:k]
+        order = np.lexsort((-self.keys[ids], -cnt if by_count else np.zeros_like(cnt)))[:k]
         return ids[order], cnt[order]

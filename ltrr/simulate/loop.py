@@ -65,15 +65,16 @@ def run_online(pipeline: RetrievePipeline, stream: Sequence[SimQuery], click_mod
     for t, sq in enumerate(tqdm(stream, desc=desc or policy.name, disable=not progress, leave=False)):
         res = pipeline.search(sq.query, cache[t] if cache is not None else None)
         shown = res.shown(pipeline.show_k)
-        clicked = click_model.click(shown, sq.targets)
-        pipeline.feedback(res, clicked)
+        clicked, converted = click_model.session(shown, sq.targets)
+        pipeline.feedback(res, clicked + converted)
         union = {it.doc_id for it in res.ranking}
         found = sum(1 for d in sq.targets if d in union)
         arm_ranks = {a: min((r.rank_of(d) or 10**9 for d in sq.targets), default=10**9)
                      for a, r in res.arm_results.items()}
         extra = {"intent": sq.intent, "targets": sq.targets, "hit": found > 0, "recall": found / len(sq.targets),
                  "oracle_hit": any(r <= min(budget, pipeline.max_depth) for r in arm_ranks.values()),
-                 "arm_ranks": {a: (r if r < 10**9 else None) for a, r in arm_ranks.items()}, "seed": seed}
+                 "arm_ranks": {a: (r if r < 10**9 else None) for a, r in arm_ranks.items()}, "seed": seed,
+                 "converted": converted}
         inter = Interaction(t, sq.query.id, sq.query.text, sq.query.user_id, policy.name, res.allocation,
                             res.decision.propensity, [round(float(x), 5) for x in res.context], shown, clicked,
                             len(union), extra)

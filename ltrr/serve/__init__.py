@@ -1,0 +1,1 @@
+"""HTTP API over a pipeline (FastAPI); no module-level state."""

@@ -1,0 +1,17 @@
+"""Search API over a finished run: ``python serve.py [run_dir=runs/latest policy=lints port=8000]``."""
+
+import hydra
+from omegaconf import DictConfig
+
+
+@hydra.main(version_base="1.3", config_path="configs", config_name="serve")
+def main(cfg: DictConfig) -> None:
+    import uvicorn
+
+    from ltrr.tasks.serve import make_app
+
+    uvicorn.run(make_app(cfg), host=cfg.host, port=int(cfg.port), log_level="info")
+
+
+if __name__ == "__main__":
+    main()

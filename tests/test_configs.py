@@ -1,0 +1,83 @@
+"""Every config composes, and every group option instantiates (tiny sizes, CPU)."""
+
+from pathlib import Path
+
+import pytest
+from hydra.errors import ConfigCompositionException
+from hydra.utils import instantiate
+
+from ltrr.arms.base import Arm
+from ltrr.bandit.base import Policy
+from ltrr.simulate.click_models import ClickModel
+from ltrr.tasks import build
+from tests.conftest import CONFIGS, compose_cfg
+
+SMOKE = ["experiment=smoke"]
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONFIGS / group).glob("*.yaml"))
+
+
+@pytest.mark.parametrize("experiment", options("experiment"))
+def test_experiments_compose(experiment):
+    cfg = compose_cfg("train", [f"experiment={experiment}"])
+    assert cfg.arms and cfg.policies
+
+
+def test_debug_preset_composes():
+    cfg = compose_cfg("train", ["debug=default"])
+    assert cfg.encoder._target_.endswith("tiny") and cfg.seeds == [0]
+
+
+def test_serve_config_composes():
+    cfg = compose_cfg("serve")
+    assert cfg.host == "127.0.0.1"
+
+
+def test_default_is_the_real_job():
+    cfg = compose_cfg("train")
+    assert cfg.encoder.model_name_or_path == "packaged:all-MiniLM-L6-v2"
+    assert cfg.logger.mode == "offline" and len(cfg.seeds) == 5 and "uniform" in cfg.policies
+
+
+@pytest.mark.parametrize("arm", options("arm"))
+def test_every_arm_instantiates(arm, tiny_world):
+    cfg = compose_cfg("train", SMOKE + [f"+arm@arms.extra={arm}"])
+    obj = instantiate(cfg.arms.extra)(docs=tiny_world.docs, name="extra")
+    assert isinstance(obj, Arm) and obj.name == "extra"
+
+
+@pytest.mark.parametrize("policy", options("policy"))
+def test_every_policy_instantiates(policy):
+    cfg = compose_cfg("train", SMOKE + [f"+policy@policies.extra={policy}"])
+    pol = build.build_policy(cfg, "extra", ["a", "b"], n_features=4, seed=0)
+    assert isinstance(pol, Policy) and pol.name == "extra"
+
+
+@pytest.mark.parametrize("click_model", options("click_model"))
+def test_every_click_model_instantiates(click_model):
+    assert isinstance(instantiate(compose_cfg("train", [f"click_model={click_model}"]).click_model), ClickModel)
+
+
+@pytest.mark.parametrize("encoder", options("encoder"))
+def test_every_encoder_instantiates(encoder):
+    enc = instantiate(compose_cfg("train", [f"encoder={encoder}", "encoder.device=cpu"]).encoder)
+    assert enc.encode(["hello world"]).shape == (1, enc.dim)
+
+
+@pytest.mark.parametrize("logger", options("logger"))
+def test_logger_modes_are_valid(logger):
+    assert compose_cfg("train", [f"logger={logger}"]).logger.mode in {"offline", "online", "disabled"}
+
+
+def test_unknown_option_is_a_composition_error():
+    with pytest.raises(ConfigCompositionException):
+        compose_cfg("train", ["+policy@policies.x=does_not_exist"])
+
+
+@pytest.mark.parametrize("override,msg", [("seeds=[]", "'seeds'"), ("rounds=0", "'rounds'"),
+                                          ("+policy@policies.meta=uniform", "reserved")])
+def test_bad_values_are_named(override, msg):
+    with pytest.raises(ValueError, match=msg):
+        build.check_config(compose_cfg("train", SMOKE + [override]))

@@ -26,7 +26,8 @@ class LinTSPolicy(Policy):
     *args
         See :class:`~ltrr.bandit.base.Policy`.
     lam, a0, b0 : float
-        NIG prior (defaults from Riquelme et al. 2018: 0.25, 6, 6).
+        NIG prior. Riquelme et al. (2018) use 0.25, 6, 6; the defaults 1, 6, 1 put the prior noise variance
+        (b0 / (a0 - 1) = 0.2) on the scale of 0/1 hit labels.
     n_samples : int
         Extra posterior draws used to estimate the propensity of the played allocation.
     eps_mix : float
@@ -36,7 +37,7 @@ class LinTSPolicy(Policy):
     name : str
     """
 
-    def __init__(self, *args, lam: float = 0.25, a0: float = 6.0, b0: float = 6.0, n_samples: int = 100,
+    def __init__(self, *args, lam: float = 1.0, a0: float = 6.0, b0: float = 1.0, n_samples: int = 100,
                  eps_mix: float = 0.02, initial_pulls: int = 1, name: str = "lints", **kwargs) -> None:
         super().__init__(*args, name=name, **kwargs)
         if not 0 <= eps_mix <= 1:

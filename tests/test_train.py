@@ -69,3 +69,12 @@ def test_api_search_and_feedback(run):
 def test_unknown_policy_is_named(run):
     with pytest.raises(ValueError, match="'policy'"):
         load_pipeline(run[0], "nope")
+
+
+def test_wandb_logs_offline_inside_the_run_folder(tmp_path, monkeypatch):
+    for var in ("WANDB_MODE", "WANDB_CACHE_DIR", "WANDB_DATA_DIR", "WANDB_CONFIG_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    cfg = compose_cfg("train", ["experiment=smoke", "logger=wandb", "rounds=20"])
+    train(cfg, tmp_path / "run")
+    runs = list((tmp_path / "run" / "wandb").glob("offline-run-*/run-*.wandb"))
+    assert len(runs) == 1 and runs[0].stat().st_size > 0

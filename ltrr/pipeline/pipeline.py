@@ -59,10 +59,18 @@ class RetrievePipeline:
         Results shown to the user.
     no_click_weight : float
         Weight of a no-click round in the policy's update.
+    label_scope : {"allocated", "retrieved"}
+        Which (arm, depth) cells a click labels. ``allocated`` (semi-bandit, the default): selected arms up to
+        their allocated depth, as when arms are only asked for ``n_k`` candidates. ``retrieved``: every arm up to
+        the maximum depth, since this pipeline retrieves every list in full anyway (rounds without any click
+        still label only the allocated cells).
     """
 
     def __init__(self, arms: Mapping[str, Arm], policy: Policy, featurizer: ContextFeaturizer, fusion: RRFFusion,
-                 show_k: int = 10, no_click_weight: float = 1.0) -> None:
+                 show_k: int = 10, no_click_weight: float = 1.0, label_scope: str = "allocated") -> None:
+        if label_scope not in ("allocated", "retrieved"):
+            raise ValueError(f"label_scope must be 'allocated' or 'retrieved', got {label_scope!r}")
+        self.label_scope = label_scope
         if list(arms) != policy.arms or list(arms) != featurizer.arms:
             raise ValueError(f"arm order differs: pipeline {list(arms)}, policy {policy.arms}, "
                              f"featurizer {featurizer.arms}")
@@ -87,8 +95,10 @@ class RetrievePipeline:
         """Teach the policy and the learning arms from the clicks on ``result``."""
         ranks = np.array([min((r.rank_of(d) or np.inf for d in clicked), default=np.inf)
                           for r in result.arm_results.values()], dtype=float)
-        labels = depth_labels(self.policy.space, result.decision.allocation, ranks, bool(clicked),
-                              self.no_click_weight)
+        alloc = result.decision.allocation
+        if clicked and self.label_scope == "retrieved":
+            alloc = (self.max_depth,) * len(alloc)
+        labels = depth_labels(self.policy.space, alloc, ranks, bool(clicked), self.no_click_weight)
         self.policy.update(result.context, result.decision, labels)
         shown = result.shown(self.show_k)
         for arm in self.arms.values():

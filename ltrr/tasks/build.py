@@ -67,4 +67,4 @@ def build_policy(cfg: DictConfig, name: str, arms: Sequence[str], n_features: in
 def build_pipeline(cfg: DictConfig, arms: dict[str, Arm], featurizer: ContextFeaturizer, policy: Policy) -> RetrievePipeline:
     """A pipeline for one policy (arms are shared, so pipelines run one after the other)."""
     return RetrievePipeline(arms, policy, featurizer, instantiate(cfg.fusion), show_k=int(cfg.show_k),
-                            no_click_weight=float(cfg.no_click_weight))
+                            no_click_weight=float(cfg.no_click_weight), label_scope=str(cfg.label_scope))

@@ -44,12 +44,12 @@ class SortedPostings:
             How many query tokens each item matched.
         """
         hits: dict[int, int] = defaultdict(int)
-        for tok in set(tokens(text)):
+        for tok in dict.fromkeys(tokens(text)):  # ordered: results must not depend on hash seeds
             for i in self.postings.get(tok, ())[: 50 * k]:
                 hits[int(i)] += 1
         if not hits:
             return np.zeros(0, int), np.zeros(0, int)
         ids = np.fromiter(hits, dtype=int)
         cnt = np.fromiter(hits.values(), dtype=int)
-        order = np.lexsort((-self.keys[ids], -cnt if by_count else np.zeros_like(cnt)))[:k]
+        order = np.lexsort((ids, -self.keys[ids], -cnt if by_count else np.zeros_like(cnt)))[:k]
         return ids[order], cnt[order]

@@ -35,7 +35,7 @@ def plot_heatmap(table: dict[str, dict[str, float]], path: Path | str, title: st
     rows = list(table)
     cols = list(next(iter(table.values())))
     data = np.array([[table[r].get(c, 0.0) for c in cols] for r in rows])
-    fig, ax = plt.subplots(figsize=(1.3 * len(cols) + 2, 0.5 * len(rows) + 1.5))
+    fig, ax = plt.subplots(figsize=(0.9 * len(cols) + 3.2, 0.5 * len(rows) + 1.5))
     im = ax.imshow(data, cmap="viridis", vmin=0, vmax=max(1e-9, data.max()))
     ax.set_xticks(range(len(cols)), cols, rotation=30, ha="right")
     ax.set_yticks(range(len(rows)), rows)

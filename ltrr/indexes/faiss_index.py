@@ -23,6 +23,7 @@ class FaissIndex:
     """
 
     def __init__(self, dim: int, factory: str = "Flat", use_gpu: str | bool = "auto") -> None:
+        logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # it logs failed SIMD probes at INFO
         import faiss
 
         self._faiss = faiss

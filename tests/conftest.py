@@ -26,6 +26,21 @@ def tiny_encoder():
     return DenseEncoder.tiny(hidden_size=32, num_layers=2, num_heads=2, device="cpu", max_length=32)
 
 
+@pytest.fixture(scope="session")
+def run(tmp_path_factory):
+    """The main job on the smoke config (2 seeds, 60 queries) with its composed config saved as Hydra would."""
+    from omegaconf import OmegaConf
+
+    from ltrr.tasks.train import train
+
+    run_dir = tmp_path_factory.mktemp("runs") / "smoke"
+    cfg = compose_cfg("train", ["experiment=smoke", "seeds=[0,1]", "rounds=60"])
+    out = train(cfg, run_dir)
+    (run_dir / ".hydra").mkdir()
+    OmegaConf.save(cfg, run_dir / ".hydra" / "config.yaml")
+    return run_dir, out, cfg
+
+
 def compose_cfg(name: str = "train", overrides: list[str] | None = None):
     """Compose a config from configs/ with overrides."""
     with initialize_config_dir(version_base="1.3", config_dir=str(CONFIGS)):

@@ -1,3 +1,4 @@
+import faiss
 import numpy as np
 import pytest
 
@@ -6,6 +7,7 @@ from ltrr.arms.explore import FreshArm
 from ltrr.arms.lexical import BM25Arm
 from ltrr.arms.memory import MemoryArm
 from ltrr.arms.popularity import PopularityArm
+from ltrr.indexes.faiss_index import FaissIndex
 from ltrr.types import Doc, Query
 
 DOCS = [
@@ -90,3 +92,13 @@ def test_feature_vector_in_unit_range():
     res = BM25Arm(DOCS).retrieve(q("love"), 10)
     assert set(res.features) == {"n", "top", "gap"}
     assert np.all(np.array(list(res.features.values())) >= 0)
+
+
+@pytest.mark.skipif(faiss.get_num_gpus() > 0, reason="a GPU is visible: the fallback path does not run")
+def test_gpu_request_falls_back_to_cpu_with_a_warning(caplog):
+    with caplog.at_level("WARNING"):
+        idx = FaissIndex(4, "Flat", use_gpu=True)
+    assert not idx.on_gpu and "GPU requested but none visible" in caplog.text
+    idx.add(np.eye(4, dtype=np.float32))
+    scores, ids = idx.search(np.eye(4, dtype=np.float32)[:1], 10)
+    assert ids.shape == (1, 4) and ids[0, 0] == 0

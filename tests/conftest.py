@@ -33,7 +33,7 @@ def run(tmp_path_factory):
 
     from ltrr.tasks.train import train
 
-    run_dir = tmp_path_factory.mktemp("runs") / "smoke"
+    run_dir = tmp_path_factory.mktemp("smoke") / "runs" / "smoke"
     cfg = compose_cfg("train", ["experiment=smoke", "seeds=[0,1]", "rounds=60"])
     out = train(cfg, run_dir)
     (run_dir / ".hydra").mkdir()

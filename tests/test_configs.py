@@ -81,3 +81,15 @@ def test_unknown_option_is_a_composition_error():
 def test_bad_values_are_named(override, msg):
     with pytest.raises(ValueError, match=msg):
         build.check_config(compose_cfg("train", SMOKE + [override]))
+
+
+def test_bad_arm_argument_names_the_config_key(tiny_world):
+    cfg = compose_cfg("train", SMOKE + ["+arms.bm25.kk=1"])
+    with pytest.raises(ValueError, match="config 'arms.bm25'.*kk"):
+        build.build_arms(cfg, tiny_world.docs)
+
+
+def test_bad_policy_value_names_the_config_key():
+    cfg = compose_cfg("train", SMOKE + ["policies.lints.eps_mix=3"])
+    with pytest.raises(ValueError, match="config 'policies.lints'.*eps_mix"):
+        build.build_policy(cfg, "lints", ["a", "b"], n_features=4, seed=0)

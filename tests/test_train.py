@@ -21,7 +21,6 @@ def test_run_folder_contents(run):
     assert (run_dir / "cumulative_regret.png").is_file()
     assert set(saved["intent_arm_recall"]) == {"20", "100"}
     assert "lints - uniform" in saved["comparison"]
-    assert (run_dir.parent / "latest").resolve() == run_dir.resolve()
 
 
 def test_resume_skips_finished_pairs(run):
@@ -39,3 +38,10 @@ def test_wandb_logs_offline_inside_the_run_folder(tmp_path, monkeypatch):
     train(cfg, tmp_path / "run")
     runs = list((tmp_path / "run" / "wandb").glob("offline-run-*/run-*.wandb"))
     assert len(runs) == 1 and runs[0].stat().st_size > 0
+
+
+def test_latest_link_follows_the_newest_run(tmp_path):
+    cfg = compose_cfg("train", ["experiment=smoke", "rounds=10"])
+    for name in ("a", "b"):
+        train(cfg, tmp_path / "runs" / name)
+    assert (tmp_path / "runs" / "latest").resolve() == (tmp_path / "runs" / "b").resolve()

@@ -43,7 +43,7 @@ def build_arms(cfg: DictConfig, docs: Sequence[Doc]) -> dict[str, Arm]:
     """Every arm under ``cfg.arms``, named by its key, in config order."""
     arms = {}
     for name, arm_cfg in cfg.arms.items():
-        arms[name] = instantiate(arm_cfg)(docs=docs, name=name)
+        arms[name] = _named(f"arms.{name}", lambda: instantiate(arm_cfg)(docs=docs, name=name))
         log.info("arm %s: %s", name, type(arms[name]).__name__)
     return arms
 
@@ -60,8 +60,17 @@ def build_featurizer(arms: dict[str, Arm], docs: Sequence[Doc]) -> ContextFeatur
 
 def build_policy(cfg: DictConfig, name: str, arms: Sequence[str], n_features: int, seed: int) -> Policy:
     """The policy ``cfg.policies[name]`` over ``arms``."""
-    return instantiate(cfg.policies[name])(arms=list(arms), budget=int(cfg.budget), depths=list(cfg.depths),
-                                           n_features=n_features, seed=seed, name=name)
+    return _named(f"policies.{name}", lambda: instantiate(cfg.policies[name])(
+        arms=list(arms), budget=int(cfg.budget), depths=list(cfg.depths), n_features=n_features, seed=seed,
+        name=name))
+
+
+def _named(key: str, make):
+    """Call ``make()``; a bad argument becomes an error naming the config key."""
+    try:
+        return make()
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"config '{key}': {exc}") from exc
 
 
 def build_pipeline(cfg: DictConfig, arms: dict[str, Arm], featurizer: ContextFeaturizer, policy: Policy) -> RetrievePipeline:

@@ -85,6 +85,9 @@ def _mean_tables(tables: list[dict]) -> dict:
 
 
 def _link_latest(run_dir: Path) -> None:
+    """Point ``runs/latest`` at ``run_dir`` (only for run folders directly under a ``runs`` folder)."""
+    if run_dir.parent.name != "runs":
+        return
     latest = run_dir.parent / "latest"
     if latest.is_symlink() or latest.exists():
         latest.unlink()

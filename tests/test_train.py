@@ -45,3 +45,10 @@ def test_latest_link_follows_the_newest_run(tmp_path):
     for name in ("a", "b"):
         train(cfg, tmp_path / "runs" / name)
     assert (tmp_path / "runs" / "latest").resolve() == (tmp_path / "runs" / "b").resolve()
+
+
+def test_resume_refuses_a_different_config(run):
+    run_dir, _, cfg = run
+    other = compose_cfg("train", ["experiment=smoke", "seeds=[0,1]", "rounds=60", "budget=60"])
+    with pytest.raises(ValueError, match="different configuration"):
+        train(other, run_dir)

@@ -52,31 +52,47 @@ def _context(cfg: DictConfig) -> dict:
             "click_model": instantiate(cfg.click_model)}
 
 
-def _write_outputs(cfg, results: dict, run_dir: Path, tracker: Tracker, seconds: float) -> dict:
+def _summary(cfg: DictConfig, results: dict, n_docs: int, seconds: float) -> dict:
+    """The contents of ``metrics.json`` from the per-(policy, seed) partial results."""
     per_seed = {p: {s: results[p][s]["metrics"] for s in results[p]} for p in results}
     out = summarize(per_seed)
     first = list(cfg.policies)[0]
     out["comparison"] = {f"{p} - {first}": {m: paired_difference(per_seed, p, first, m)
                                             for m in (M.RECALL_AT_BUDGET, M.NDCG_10, M.CUM_REGRET)}
                          for p in list(cfg.policies)[1:]}
-    pooled = lambda key, p: {s: results[p][s][key] for s in results[p]}  # noqa: E731
-    out["intent_arm_recall"] = {k: _mean_tables([pooled("intent_arm", first)[s][k] for s in results[first]])
+    out["intent_arm_recall"] = {k: _mean_tables([r["intent_arm"][k] for r in results[first].values()])
                                 for k in map(str, cfg.intent_k)}
-    out["allocation_share"] = {p: _mean_tables(list(pooled("allocation_share", p).values())) for p in results}
+    out["allocation_share"] = {p: _mean_tables([r["allocation_share"] for r in results[p].values()])
+                               for p in results}
     out["meta"] = {"seeds": list(cfg.seeds), "rounds": int(cfg.rounds), "budget": int(cfg.budget),
-                   "depths": list(cfg.depths), "arms": list(cfg.arms), "n_docs": None, "seconds": round(seconds, 1),
-                   "intent_arm_policy": first}
-    plot_regret({p: [np.array(results[p][s]["regret_curve"]) for s in results[p]] for p in results},
+                   "depths": list(cfg.depths), "arms": list(cfg.arms), "n_docs": n_docs,
+                   "seconds": round(seconds, 1), "intent_arm_policy": first}
+    return out
+
+
+def _plots(out: dict, results: dict, run_dir: Path, tracker: Tracker) -> None:
+    plot_regret({p: [np.array(r["regret_curve"]) for r in results[p].values()] for p in results},
                 run_dir / "cumulative_regret.png")
     for k, table in out["intent_arm_recall"].items():
         plot_heatmap(table, run_dir / f"intent_arm_recall@{k}.png", f"recall@{k} of each arm alone, by intent")
     for p, table in out["allocation_share"].items():
         plot_heatmap(table, run_dir / f"allocation_share_{p}.png", f"{p}: share of the budget per arm")
-    (run_dir / "metrics.json").write_text(json.dumps(out, indent=2))
     for png in sorted(run_dir.glob("*.png")):
         tracker.image(png.stem, png)
-    tracker.summary({f"{p}/{m}": out[p][m] for p in results for m in per_seed[p][cfg.seeds[0]]})
-    return out
+
+
+def _check_resume(cfg: DictConfig, run_dir: Path) -> None:
+    """Refuse to mix partial results of a different configuration into this run folder."""
+    keep = {k: v for k, v in OmegaConf.to_container(cfg, resolve=True).items()
+            if k not in ("seeds", "progress", "resume", "logger")}
+    stamp = run_dir / "partial" / "config.json"
+    if stamp.exists() and json.loads(stamp.read_text()) != json.loads(json.dumps(keep)):
+        if cfg.resume:
+            raise ValueError(f"{run_dir}: holds results of a different configuration; choose another "
+                             "hydra.run.dir, or set resume=false to overwrite them")
+        for old in (run_dir / "partial").glob("*_seed*.json"):
+            old.unlink()
+    stamp.write_text(json.dumps(keep))
 
 
 def _mean_tables(tables: list[dict]) -> dict:
@@ -100,6 +116,7 @@ def train(cfg: DictConfig, run_dir: Path | str) -> dict:
     build.check_config(cfg)
     run_dir = Path(run_dir).resolve()
     (run_dir / "partial").mkdir(parents=True, exist_ok=True)
+    _check_resume(cfg, run_dir)
     tracker = Tracker(run_dir=run_dir, config=OmegaConf.to_container(cfg, resolve=True), **cfg.logger)
     ctx = _context(cfg)
     results: dict[str, dict[int, dict]] = {p: {} for p in cfg.policies}
@@ -114,9 +131,10 @@ def train(cfg: DictConfig, run_dir: Path | str) -> dict:
             results[p][seed] = json.loads(part.read_text())
             tracker.log({f"{p}/{m}": v for m, v in results[p][seed]["metrics"].items()} | {"seed": seed})
             log.info("seed %d %s: %s", seed, p, {k: round(v, 4) for k, v in results[p][seed]["metrics"].items()})
-    out = _write_outputs(cfg, results, run_dir, tracker, time.time() - t0)
-    out["meta"]["n_docs"] = len(ctx["world"].docs)
+    out = _summary(cfg, results, len(ctx["world"].docs), time.time() - t0)
     (run_dir / "metrics.json").write_text(json.dumps(out, indent=2))
+    _plots(out, results, run_dir, tracker)
+    tracker.summary({f"{p}/{m}": out[p][m] for p in results for m in results[p][cfg.seeds[0]]["metrics"]})
     tracker.finish()
     _link_latest(run_dir)
     log.info("run folder: %s", run_dir)

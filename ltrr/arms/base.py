@@ -70,10 +70,13 @@ class Arm(ABC):
                       for r, (p, s) in enumerate(zip(positions, scores)))
         return self._wrap(cands)
 
+    def _squash(self, x: float) -> float:
+        x = max(x, 0.0)
+        return x / (x + self.score_scale)
+
     def _wrap(self, cands: tuple[Candidate, ...]) -> ArmResult:
         n = len(cands)
         top = cands[0].score if n else 0.0
         tenth = cands[min(9, n - 1)].score if n else 0.0
-        squash = lambda x: max(x, 0.0) / (max(x, 0.0) + self.score_scale)  # noqa: E731
-        feats = {"n": float(np.log1p(n) / np.log1p(100)), "top": squash(top), "gap": squash(top - tenth)}
+        feats = {"n": float(np.log1p(n) / np.log1p(100)), "top": self._squash(top), "gap": self._squash(top - tenth)}
         return ArmResult(self.name, cands, feats)

@@ -38,9 +38,8 @@ class FreshArm(Arm):
         self.fresh = np.flatnonzero(age < fresh_days)
         if len(self.fresh) == 0:
             raise ValueError(f"arm {name!r}: no item is younger than {fresh_days} days")
-        recency = 1.0 - age[self.fresh] / fresh_days
-        self.recency = recency
-        self.postings = SortedPostings([docs[i].full_text for i in self.fresh], recency, set(STOPWORDS))
+        self.recency = 1.0 - age[self.fresh] / fresh_days
+        self.postings = SortedPostings([docs[i].full_text for i in self.fresh], self.recency, set(STOPWORDS))
         self.rng = make_rng(seed, name)
 
     def retrieve(self, query: Query, k: int) -> ArmResult:

@@ -26,7 +26,6 @@ class FaissIndex:
         logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # it logs failed SIMD probes at INFO
         import faiss
 
-        self._faiss = faiss
         self.dim, self.factory = dim, factory
         self.index = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
         n_gpu = faiss.get_num_gpus() if hasattr(faiss, "get_num_gpus") else 0

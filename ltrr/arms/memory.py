@@ -51,14 +51,15 @@ class MemoryArm(Arm):
         clicked = [d for d in clicked if d in self.known]
         if not clicked:
             return
-        entry = self.table[normalize_query(query.text)]
+        key = normalize_query(query.text)
+        entry = self.table[key]
         for d in entry:
             entry[d] *= self.decay
         for d in clicked:
             entry[d] = entry.get(d, 0.0) + 1.0
         if len(entry) > self.max_per_key:
             keep = sorted(entry.items(), key=lambda kv: -kv[1])[: self.max_per_key]
-            self.table[normalize_query(query.text)] = dict(keep)
+            self.table[key] = dict(keep)
 
     def reset(self, seed: int) -> None:
         self.table = defaultdict(dict)

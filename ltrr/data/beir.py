@@ -57,7 +57,9 @@ def _fail(err: DatasetFormatError, on_error: OnError, errors: list[DatasetFormat
     errors.append(err)
 
 
-def _iter_jsonl(path: Path, on_error: OnError, errors: list) -> Iterator[tuple[int, dict]]:
+def _iter_jsonl(path: Path, on_error: OnError, errors: list) -> Iterator[tuple[int, str, dict]]:
+    """Yield ``(line, id, record)`` for every JSON object with a new, non-empty ``_id`` (removed from the record)."""
+    seen: set[str] = set()
     if not path.is_file():
         raise FileNotFoundError(f"{path}: file not found")
     with path.open(encoding="utf-8") as fh:
@@ -72,11 +74,15 @@ def _iter_jsonl(path: Path, on_error: OnError, errors: list) -> Iterator[tuple[i
             if not isinstance(rec, dict):
                 _fail(DatasetFormatError(path, lineno, "record is not a JSON object"), on_error, errors)
                 continue
-            rid = rec.get("_id")
+            rid = rec.pop("_id", None)
             if rid is None or str(rid).strip() == "":
                 _fail(DatasetFormatError(path, lineno, "missing field '_id'"), on_error, errors)
                 continue
-            yield lineno, rec
+            if str(rid) in seen:
+                _fail(DatasetFormatError(path, lineno, f"duplicate _id {str(rid)!r}"), on_error, errors)
+                continue
+            seen.add(str(rid))
+            yield lineno, str(rid), rec
 
 
 def iter_corpus(path: Path | str, on_error: OnError = "raise", errors: list | None = None) -> Iterator[Doc]:
@@ -85,13 +91,8 @@ def iter_corpus(path: Path | str, on_error: OnError = "raise", errors: list | No
     Every field besides ``_id``, ``title`` and ``text`` is kept in :attr:`Doc.metadata`.
     Duplicate ids are an error.
     """
-    path, errors, seen = Path(path), errors if errors is not None else [], set()
-    for lineno, rec in _iter_jsonl(path, on_error, errors):
-        did = str(rec.pop("_id"))
-        if did in seen:
-            _fail(DatasetFormatError(path, lineno, f"duplicate _id {did!r}"), on_error, errors)
-            continue
-        seen.add(did)
+    path, errors = Path(path), errors if errors is not None else []
+    for lineno, did, rec in _iter_jsonl(path, on_error, errors):
         title, text = rec.pop("title", "") or "", rec.pop("text", "") or ""
         if not isinstance(title, str) or not isinstance(text, str):
             _fail(DatasetFormatError(path, lineno, "'title' and 'text' must be strings"), on_error, errors)
@@ -101,17 +102,12 @@ def iter_corpus(path: Path | str, on_error: OnError = "raise", errors: list | No
 
 def iter_queries(path: Path | str, on_error: OnError = "raise", errors: list | None = None) -> Iterator[Query]:
     """Stream queries from a ``queries.jsonl`` file (``_id``, ``text``, any metadata)."""
-    path, errors, seen = Path(path), errors if errors is not None else [], set()
-    for lineno, rec in _iter_jsonl(path, on_error, errors):
-        qid = str(rec.pop("_id"))
-        if qid in seen:
-            _fail(DatasetFormatError(path, lineno, f"duplicate _id {qid!r}"), on_error, errors)
-            continue
+    path, errors = Path(path), errors if errors is not None else []
+    for lineno, qid, rec in _iter_jsonl(path, on_error, errors):
         text = rec.pop("text", None)
         if not isinstance(text, str):
             _fail(DatasetFormatError(path, lineno, "missing or non-string field 'text'"), on_error, errors)
             continue
-        seen.add(qid)
         yield Query(id=qid, text=text, user_id=rec.pop("user_id", None), metadata=rec)
 
 

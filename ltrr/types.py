@@ -75,12 +75,15 @@ class Candidate:
         1-based rank inside the arm's list.
     arm : str
         Name of the arm that produced it.
+    norm_score : float
+        ``score`` min-max normalised within the arm's list (1 = the list's best, 0 = its worst).
     """
 
     doc_id: str
     score: float
     rank: int
     arm: str
+    norm_score: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -94,12 +97,15 @@ class ArmResult:
     candidates : tuple[Candidate, ...]
         Ranked best first.
     features : Mapping[str, float]
-        Cheap per-arm statistics (score summary, result count), each roughly in ``[0, 1]``.
+        Cheap per-arm statistics (score summary, result count, latency), each roughly in ``[0, 1]``.
+    latency_ms : float
+        Wall time the arm took for this query, in milliseconds (batch time / batch size for batches).
     """
 
     arm: str
     candidates: tuple[Candidate, ...]
     features: Mapping[str, float] = field(default_factory=dict)
+    latency_ms: float = 0.0
 
     def top(self, k: int) -> tuple[Candidate, ...]:
         """The first ``k`` candidates."""

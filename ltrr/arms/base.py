@@ -1,7 +1,13 @@
-"""The arm interface: ``retrieve(query, k) -> ArmResult``, plus optional click learning and state."""
+"""The arm interface: ``retrieve(query, k) -> ArmResult``, plus optional click learning and state.
+
+Subclasses implement :meth:`Arm._search` (and :meth:`Arm._search_batch` when batching is faster); the public
+:meth:`Arm.retrieve` / :meth:`Arm.retrieve_batch` time them and attach per-arm features.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from abc import ABC, abstractmethod
 from typing import Any, Sequence
 
@@ -43,13 +49,34 @@ class Arm(ABC):
         self.name = name
         self.doc_ids = [d.id for d in docs]
 
-    @abstractmethod
     def retrieve(self, query: Query, k: int) -> ArmResult:
-        """Top-``k`` candidates for ``query``, best first."""
+        """Top-``k`` candidates for ``query``, best first, with :attr:`ArmResult.latency_ms` set."""
+        t0 = time.perf_counter()
+        res = self._search(query, k)
+        return self._timed(res, (time.perf_counter() - t0) * 1e3)
 
     def retrieve_batch(self, queries: Sequence[Query], k: int) -> list[ArmResult]:
-        """Retrieve for many queries (override when batching is faster)."""
-        return [self.retrieve(q, k) for q in queries]
+        """Retrieve for many queries; each result's latency is the batch time divided by the batch size."""
+        if not queries:
+            return []
+        t0 = time.perf_counter()
+        res = self._search_batch(queries, k)
+        ms = (time.perf_counter() - t0) * 1e3 / len(queries)
+        return [self._timed(r, ms) for r in res]
+
+    @abstractmethod
+    def _search(self, query: Query, k: int) -> ArmResult:
+        """Top-``k`` candidates for one query (implemented by each arm)."""
+
+    def _search_batch(self, queries: Sequence[Query], k: int) -> list[ArmResult]:
+        """Many queries at once (override when batching is faster)."""
+        return [self._search(q, k) for q in queries]
+
+    @staticmethod
+    def _timed(res: ArmResult, ms: float) -> ArmResult:
+        feats = dict(res.features)
+        feats["latency"] = float(np.log1p(ms) / np.log1p(1000.0))
+        return dataclasses.replace(res, features=feats, latency_ms=ms)
 
     def observe(self, query: Query, shown: Sequence[str], clicked: Sequence[str]) -> None:
         """Learn from one interaction (no-op for static arms)."""
@@ -66,8 +93,15 @@ class Arm(ABC):
 
     def _result(self, positions: np.ndarray, scores: np.ndarray) -> ArmResult:
         """Build an :class:`ArmResult` from internal positions and scores (best first)."""
-        cands = tuple(Candidate(self.doc_ids[int(p)], float(s), r + 1, self.name)
-                      for r, (p, s) in enumerate(zip(positions, scores)))
+        return self._from_pairs([self.doc_ids[int(p)] for p in positions], scores)
+
+    def _from_pairs(self, doc_ids: Sequence[str], scores: Sequence[float]) -> ArmResult:
+        """Build an :class:`ArmResult` from document ids and scores (best first)."""
+        sc = np.asarray(scores, dtype=float)
+        lo, hi = (sc.min(), sc.max()) if len(sc) else (0.0, 0.0)
+        norm = (sc - lo) / (hi - lo) if hi > lo else np.ones_like(sc)
+        cands = tuple(Candidate(d, float(s), r + 1, self.name, float(ns))
+                      for r, (d, s, ns) in enumerate(zip(doc_ids, sc, norm)))
         return self._wrap(cands)
 
     def _squash(self, x: float) -> float:
@@ -78,5 +112,7 @@ class Arm(ABC):
         n = len(cands)
         top = cands[0].score if n else 0.0
         tenth = cands[min(9, n - 1)].score if n else 0.0
-        feats = {"n": float(np.log1p(n) / np.log1p(100)), "top": self._squash(top), "gap": self._squash(top - tenth)}
+        sc = np.array([c.score for c in cands[:10]]) if n else np.zeros(1)
+        feats = {"n": float(np.log1p(n) / np.log1p(100)), "top": self._squash(top), "gap": self._squash(top - tenth),
+                 "mean": self._squash(float(sc.mean())), "std": self._squash(float(sc.std()))}
         return ArmResult(self.name, cands, feats)

@@ -32,10 +32,10 @@ class DenseArm(Arm):
         self.index = FaissIndex(encoder.dim, factory, use_gpu)
         self.index.add(encoder.encode([d.full_text for d in docs], progress=progress))
 
-    def retrieve(self, query: Query, k: int) -> ArmResult:
-        return self.retrieve_batch([query], k)[0]
+    def _search(self, query: Query, k: int) -> ArmResult:
+        return self._search_batch([query], k)[0]
 
-    def retrieve_batch(self, queries: Sequence[Query], k: int) -> list[ArmResult]:
+    def _search_batch(self, queries: Sequence[Query], k: int) -> list[ArmResult]:
         if not queries:
             return []
         scores, ids = self.index.search(self.encoder.encode([q.text for q in queries]), k)

@@ -42,7 +42,7 @@ class FreshArm(Arm):
         self.postings = SortedPostings([docs[i].full_text for i in self.fresh], self.recency, set(STOPWORDS))
         self.rng = make_rng(seed, name)
 
-    def retrieve(self, query: Query, k: int) -> ArmResult:
+    def _search(self, query: Query, k: int) -> ArmResult:
         local, matched = self.postings.match(query.text, k)
         rest = np.setdiff1d(np.arange(len(self.fresh)), local)
         fill = self.rng.permutation(rest)[: max(k - len(local), 0)]

@@ -27,8 +27,8 @@ class BM25Arm(Arm):
         self.index = BM25Index(k1=k1, b=b)
         self.index.index([d.full_text for d in docs])
 
-    def retrieve(self, query: Query, k: int) -> ArmResult:
-        return self.retrieve_batch([query], k)[0]
+    def _search(self, query: Query, k: int) -> ArmResult:
+        return self._search_batch([query], k)[0]
 
-    def retrieve_batch(self, queries: Sequence[Query], k: int) -> list[ArmResult]:
+    def _search_batch(self, queries: Sequence[Query], k: int) -> list[ArmResult]:
         return [self._result(ids, sc) for ids, sc in self.index.search([q.text for q in queries], k)]

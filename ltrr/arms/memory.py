@@ -13,7 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ltrr.arms.base import Arm
-from ltrr.types import ArmResult, Candidate, Doc, Query
+from ltrr.types import ArmResult, Doc, Query
 from ltrr.utils.text import normalize_query
 
 
@@ -42,10 +42,10 @@ class MemoryArm(Arm):
         self.known = set(self.doc_ids)
         self.table: dict[str, dict[str, float]] = defaultdict(dict)
 
-    def retrieve(self, query: Query, k: int) -> ArmResult:
+    def _search(self, query: Query, k: int) -> ArmResult:
         entry = self.table.get(normalize_query(query.text), {})
         top = sorted(entry.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
-        return self._wrap(tuple(Candidate(d, s, r + 1, self.name) for r, (d, s) in enumerate(top)))
+        return self._from_pairs([d for d, _ in top], [s for _, s in top])
 
     def observe(self, query: Query, shown: Sequence[str], clicked: Sequence[str]) -> None:
         clicked = [d for d in clicked if d in self.known]

@@ -32,7 +32,7 @@ class PopularityArm(Arm):
         self.postings = SortedPostings([d.full_text for d in docs], self.pop, set(STOPWORDS))
         self.fallback_global = fallback_global
 
-    def retrieve(self, query: Query, k: int) -> ArmResult:
+    def _search(self, query: Query, k: int) -> ArmResult:
         ids, matched = self.postings.match(query.text, k, by_count=False)
         if len(ids) == 0 and self.fallback_global:
             ids = self.postings.global_order[:k]

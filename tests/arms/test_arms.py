@@ -62,7 +62,7 @@ def test_memory_learns_from_clicks_and_saves_state():
     assert [c.doc_id for c in res.candidates] == ["a"]
     clone = MemoryArm(DOCS)
     clone.load_state_dict(arm.state_dict())
-    assert clone.retrieve(q("tayler love"), 5) == res
+    assert clone.retrieve(q("tayler love"), 5).candidates == res.candidates
     arm.reset(0)
     assert len(arm) == 0
 
@@ -90,8 +90,11 @@ def test_empty_catalogue_is_an_error():
 
 def test_feature_vector_in_unit_range():
     res = BM25Arm(DOCS).retrieve(q("love"), 10)
-    assert set(res.features) == {"n", "top", "gap"}
-    assert np.all(np.array(list(res.features.values())) >= 0)
+    assert set(res.features) == {"n", "top", "gap", "mean", "std", "latency"}
+    vals = np.array(list(res.features.values()))
+    assert np.all((vals >= 0) & (vals <= 1)) and res.latency_ms > 0
+    norm = [c.norm_score for c in res.candidates]
+    assert norm[0] == 1.0 and norm == sorted(norm, reverse=True) and min(norm) >= 0
 
 
 @pytest.mark.skipif(faiss.get_num_gpus() > 0, reason="a GPU is visible: the fallback path does not run")

@@ -1,11 +1,11 @@
-"""Imports flow one way: types -> data -> encoders -> indexes -> arms -> bandit -> rerank -> pipeline -> simulate;
+"""Imports flow one way: types -> data -> encoders -> indexes -> qu -> arms -> bandit -> rerank -> pipeline -> simulate;
 eval, training and serve are leaves; tasks (composition roots) may import anything."""
 
 import ast
 from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1] / "ltrr"
-ORDER = ["types", "utils", "data", "encoders", "losses", "indexes", "arms", "bandit", "rerank", "pipeline",
+ORDER = ["types", "utils", "data", "encoders", "losses", "indexes", "qu", "arms", "bandit", "rerank", "pipeline",
          "simulate", "eval", "training", "serve", "tasks"]
 BASE = {"types", "utils"}
 LEAVES = {"eval", "training", "serve"}

@@ -100,8 +100,9 @@ class Arm(ABC):
         sc = np.asarray(scores, dtype=float)
         lo, hi = (sc.min(), sc.max()) if len(sc) else (0.0, 0.0)
         norm = (sc - lo) / (hi - lo) if hi > lo else np.ones_like(sc)
-        cands = tuple(Candidate(d, float(s), r + 1, self.name, float(ns))
-                      for r, (d, s, ns) in enumerate(zip(doc_ids, sc, norm)))
+        name = self.name
+        cands = tuple(Candidate(d, s, r, name, ns)
+                      for r, d, s, ns in zip(range(1, len(sc) + 1), doc_ids, sc.tolist(), norm.tolist()))
         return self._wrap(cands)
 
     def _squash(self, x: float) -> float:

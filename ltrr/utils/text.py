@@ -22,3 +22,9 @@ def tokens(text: str) -> list[str]:
 def normalize_query(text: str) -> str:
     """Canonical form of a query used as a memory key: folded tokens joined by single spaces."""
     return " ".join(tokens(text))
+
+
+def name_variants(text: str) -> list[str]:
+    """``text`` and, when it has apostrophes, the form users type without them (``"Don't"`` -> ``"Dont"``)."""
+    bare = text.replace("'", "").replace("\u2019", "")
+    return [text] if bare == text else [text, bare]

@@ -1,0 +1,1 @@
+"""Query understanding: spelling correction and slot tagging built from the catalogue."""

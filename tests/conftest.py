@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before faiss loads: busy-waiting OpenMP threads stall a shared CI box
 from pathlib import Path
 
 import pytest

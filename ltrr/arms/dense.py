@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from ltrr.arms.base import Arm
+from ltrr.encoders.cache import EmbeddingCache
 from ltrr.encoders.dense import DenseEncoder
 from ltrr.indexes.faiss_index import FaissIndex
 from ltrr.types import ArmResult, Doc, Query
@@ -21,16 +22,25 @@ class DenseArm(Arm):
     factory : str
         faiss factory string.
     use_gpu : {"auto", True, False}
+    progress : bool
+        Progress bar while encoding the catalogue.
+    cache_dir : str or None
+        Folder of the on-disk embedding cache (keyed by model and corpus); ``None`` disables it.
     """
 
     score_scale = 0.5
 
     def __init__(self, docs: Sequence[Doc], encoder: DenseEncoder, name: str = "dense", factory: str = "Flat",
-                 use_gpu: str | bool = "auto", progress: bool = True) -> None:
+                 use_gpu: str | bool = "auto", progress: bool = True, cache_dir: str | None = None) -> None:
         super().__init__(docs, name)
         self.encoder = encoder
         self.index = FaissIndex(encoder.dim, factory, use_gpu)
-        self.index.add(encoder.encode([d.full_text for d in docs], progress=progress))
+        texts = [d.full_text for d in docs]
+        if cache_dir:
+            vectors = EmbeddingCache(cache_dir).get_or_encode(encoder, texts, progress=progress)
+        else:
+            vectors = encoder.encode(texts, progress=progress)
+        self.index.add(vectors)
 
     def _search(self, query: Query, k: int) -> ArmResult:
         return self._search_batch([query], k)[0]

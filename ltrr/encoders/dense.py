@@ -48,9 +48,17 @@ class DenseEncoder:
         Texts per forward pass.
     device : str
         ``"auto"``, ``"cpu"`` or ``"cuda"``.
+    model_id : str
+        Name of the weights (used as part of embedding-cache keys).
     """
 
-    def __init__(self, model, tokenizer, max_length: int = 64, batch_size: int = 128, device: str = "auto") -> None:
+    def __init__(self, model, tokenizer, max_length: int = 64, batch_size: int = 128, device: str = "auto",
+                 model_id: str = "unnamed") -> None:
+        limit = int(getattr(model.config, "max_position_embeddings", max_length))
+        if max_length > limit:
+            log.warning("max_length %d exceeds the model's %d positions; using %d", max_length, limit, limit)
+            max_length = limit
+        self.model_id = f"{model_id}|len{max_length}|mean"
         self.device = pick_device(device)
         self.model = model.to(self.device).eval()
         self.tokenizer, self.max_length, self.batch_size = tokenizer, max_length, batch_size
@@ -59,6 +67,7 @@ class DenseEncoder:
     def from_pretrained(cls, model_name_or_path: str = PACKAGED, **kwargs) -> "DenseEncoder":
         """Load backbone and tokenizer from a name or folder (``packaged:all-MiniLM-L6-v2`` by default)."""
         path = resolve_model_path(model_name_or_path)
+        kwargs.setdefault("model_id", model_name_or_path)
         return cls(AutoModel.from_pretrained(path), AutoTokenizer.from_pretrained(path), **kwargs)
 
     @classmethod
@@ -70,6 +79,7 @@ class DenseEncoder:
                          num_attention_heads=num_heads, intermediate_size=hidden_size * 2,
                          max_position_embeddings=128)
         torch.manual_seed(seed)
+        kwargs.setdefault("model_id", f"tiny-h{hidden_size}-l{num_layers}-a{num_heads}-s{seed}")
         return cls(BertModel(cfg), tok, **kwargs)
 
     @property
@@ -79,7 +89,7 @@ class DenseEncoder:
 
     @torch.inference_mode()
     def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
-        """Encode texts.
+        """Encode texts, longest first so that each batch carries as little padding as possible.
 
         Parameters
         ----------
@@ -90,17 +100,35 @@ class DenseEncoder:
         Returns
         -------
         numpy.ndarray
-            Float32 array of shape ``(n, dim)`` with unit rows.
+            Float32 array of shape ``(n, dim)`` with unit rows, in the input order.
         """
         from tqdm.auto import tqdm
 
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if len(texts) == 0:
+            return out
+        ids = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
+        order = np.argsort([-len(x) for x in ids], kind="stable")
         starts = range(0, len(texts), self.batch_size)
         for s in tqdm(starts, desc="encode", disable=not progress, leave=False):
-            batch = self.tokenizer(list(texts[s:s + self.batch_size]), padding=True, truncation=True,
-                                   max_length=self.max_length, return_tensors="pt").to(self.device)
-            hidden = self.model(**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            out[s:s + len(pooled)] = torch.nn.functional.normalize(pooled, dim=-1).float().cpu().numpy()
+            rows = order[s:s + self.batch_size]
+            batch = self.tokenizer.pad({"input_ids": [ids[i] for i in rows]}, return_tensors="pt").to(self.device)
+            out[rows] = self.pool(self.model(**batch).last_hidden_state, batch["attention_mask"]).float().cpu().numpy()
         return out
+
+    @staticmethod
+    def pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Masked mean pooling then L2 normalisation.
+
+        Parameters
+        ----------
+        hidden : torch.Tensor, shape ``(B, L, dim)``
+        mask : torch.Tensor, shape ``(B, L)``
+
+        Returns
+        -------
+        torch.Tensor, shape ``(B, dim)``
+        """
+        m = mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
+        return torch.nn.functional.normalize(pooled, dim=-1)

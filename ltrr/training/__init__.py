@@ -1,0 +1,1 @@
+"""Training-side jobs built on Lightning (a leaf layer): distributed corpus encoding."""

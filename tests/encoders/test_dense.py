@@ -1,0 +1,25 @@
+"""Dense encoder: longest-first batching keeps input order; max_length is clamped to the model's positions."""
+
+import numpy as np
+
+from ltrr.encoders.dense import DenseEncoder
+
+TEXTS = ["a", "a much longer text with many more words than the others in this list", "mid length text", "",
+         "another one", "x " * 200]
+
+
+def test_batched_encoding_equals_one_at_a_time_in_input_order():
+    enc = DenseEncoder.tiny(device="cpu", max_length=32, batch_size=2)
+    together = enc.encode(TEXTS)
+    alone = np.vstack([enc.encode([t]) for t in TEXTS])
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
+    assert enc.encode([]).shape == (0, enc.dim)
+
+
+def test_max_length_beyond_the_position_table_is_clamped(caplog):
+    with caplog.at_level("WARNING"):
+        enc = DenseEncoder.tiny(device="cpu", max_length=10_000)
+    assert enc.max_length == 128 and "exceeds the model's 128 positions" in caplog.text
+    assert enc.encode(["word " * 500]).shape == (1, enc.dim)
+    assert "len128" in enc.model_id

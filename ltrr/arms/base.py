@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from itertools import repeat
 from abc import ABC, abstractmethod
 from typing import Any, Sequence
 
@@ -48,6 +49,7 @@ class Arm(ABC):
             raise ValueError(f"arm {name!r}: empty catalogue")
         self.name = name
         self.doc_ids = [d.id for d in docs]
+        self._id_array = np.array(self.doc_ids, dtype=object)
 
     def retrieve(self, query: Query, k: int) -> ArmResult:
         """Top-``k`` candidates for ``query``, best first, with :attr:`ArmResult.latency_ms` set."""
@@ -93,16 +95,16 @@ class Arm(ABC):
 
     def _result(self, positions: np.ndarray, scores: np.ndarray) -> ArmResult:
         """Build an :class:`ArmResult` from internal positions and scores (best first)."""
-        return self._from_pairs([self.doc_ids[int(p)] for p in positions], scores)
+        return self._from_pairs(self._id_array[np.asarray(positions, dtype=np.int64)].tolist(), scores)
 
     def _from_pairs(self, doc_ids: Sequence[str], scores: Sequence[float]) -> ArmResult:
         """Build an :class:`ArmResult` from document ids and scores (best first)."""
         sc = np.asarray(scores, dtype=float)
         lo, hi = (sc.min(), sc.max()) if len(sc) else (0.0, 0.0)
         norm = (sc - lo) / (hi - lo) if hi > lo else np.ones_like(sc)
-        name = self.name
-        cands = tuple(Candidate(d, s, r, name, ns)
-                      for r, d, s, ns in zip(range(1, len(sc) + 1), doc_ids, sc.tolist(), norm.tolist()))
+        n = len(sc)
+        rows = zip(doc_ids, sc.tolist(), range(1, n + 1), repeat(self.name, n), norm.tolist())
+        cands = tuple(map(tuple.__new__, repeat(Candidate, n), rows))  # Candidate(*row), without per-row Python calls
         return self._wrap(cands)
 
     def _squash(self, x: float) -> float:

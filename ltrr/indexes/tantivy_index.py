@@ -120,8 +120,16 @@ class TantivyIndex:
 
     def text_query(self, text: str, boosts: Mapping[str, float], tie_breaker: float = 0.1) -> Query | None:
         """Sum over the words of :meth:`word_query`; ``None`` when no word yields a term."""
-        clauses = [(Occur.Should, q) for w in self.words(text)
-                   if (q := self.word_query(w, boosts, tie_breaker)) is not None]
+        kinds = {self.text_fields[f] for f, b in boosts.items() if b > 0}
+        if len(kinds) == 1:  # one analyzer for every field: analyse the text once
+            toks = self.analyzers[kinds.pop()].analyze(text[:4000])[:MAX_QUERY_TOKENS]
+            fields = [(f, b) for f, b in boosts.items() if b > 0]
+            clauses = [(Occur.Should, self.term(fields[0][0], t, fields[0][1]) if len(fields) == 1 else
+                        Query.disjunction_max_query([self.term(f, t, b) for f, b in fields], tie_breaker))
+                       for t in toks]
+        else:
+            clauses = [(Occur.Should, q) for w in self.words(text)
+                       if (q := self.word_query(w, boosts, tie_breaker)) is not None]
         return Query.boolean_query(clauses) if clauses else None
 
     def range_filter(self, field: str, lo: float | None, hi: float | None) -> Query:

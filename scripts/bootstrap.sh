@@ -17,7 +17,7 @@ want="$(sha256sum pyproject.toml | cut -c1-16)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "[bootstrap] installing into $env_dir" >&2
   "$py" -m pip install -q "torch==${LTRR_TORCH_VERSION:-2.13.0}" >&2
-  "$py" -m pip install -q "torch==${LTRR_TORCH_VERSION:-2.13.0}" -e ".[cpu,test]" >&2
+  "$py" -m pip install -q "torch==${LTRR_TORCH_VERSION:-2.13.0}" -e ".[cpu,test,onnx,bench]" >&2
   echo "$want" > "$stamp"
 fi
 exec "$py" "$@"

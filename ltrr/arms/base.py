@@ -7,6 +7,7 @@ Subclasses implement :meth:`Arm._search` (and :meth:`Arm._search_batch` when bat
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from itertools import repeat
 from abc import ABC, abstractmethod
@@ -99,11 +100,11 @@ class Arm(ABC):
 
     def _from_pairs(self, doc_ids: Sequence[str], scores: Sequence[float]) -> ArmResult:
         """Build an :class:`ArmResult` from document ids and scores (best first)."""
-        sc = np.asarray(scores, dtype=float)
-        lo, hi = (sc.min(), sc.max()) if len(sc) else (0.0, 0.0)
-        norm = (sc - lo) / (hi - lo) if hi > lo else np.ones_like(sc)
-        n = len(sc)
-        rows = zip(doc_ids, sc.tolist(), range(1, n + 1), repeat(self.name, n), norm.tolist())
+        sl = np.asarray(scores, dtype=float).tolist()
+        n = len(sl)
+        lo, hi = (min(sl), max(sl)) if n else (0.0, 0.0)
+        norm = [(x - lo) / (hi - lo) for x in sl] if hi > lo else [1.0] * n
+        rows = zip(doc_ids, sl, range(1, n + 1), repeat(self.name, n), norm)
         cands = tuple(map(tuple.__new__, repeat(Candidate, n), rows))  # Candidate(*row), without per-row Python calls
         return self._wrap(cands)
 
@@ -113,9 +114,9 @@ class Arm(ABC):
 
     def _wrap(self, cands: tuple[Candidate, ...]) -> ArmResult:
         n = len(cands)
-        top = cands[0].score if n else 0.0
-        tenth = cands[min(9, n - 1)].score if n else 0.0
-        sc = np.array([c.score for c in cands[:10]]) if n else np.zeros(1)
-        feats = {"n": float(np.log1p(n) / np.log1p(100)), "top": self._squash(top), "gap": self._squash(top - tenth),
-                 "mean": self._squash(float(sc.mean())), "std": self._squash(float(sc.std()))}
+        head = [c[1] for c in cands[:10]] or [0.0]
+        mean = sum(head) / len(head)
+        std = math.sqrt(sum((x - mean) ** 2 for x in head) / len(head))
+        feats = {"n": math.log1p(n) / math.log1p(100), "top": self._squash(head[0]),
+                 "gap": self._squash(head[0] - head[-1]), "mean": self._squash(mean), "std": self._squash(std)}
         return ArmResult(self.name, cands, feats)

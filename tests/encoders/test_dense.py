@@ -1,6 +1,7 @@
 """Dense encoder: longest-first batching keeps input order; max_length is clamped to the model's positions."""
 
 import numpy as np
+import pytest
 
 from ltrr.encoders.dense import DenseEncoder
 
@@ -23,3 +24,13 @@ def test_max_length_beyond_the_position_table_is_clamped(caplog):
     assert enc.max_length == 128 and "exceeds the model's 128 positions" in caplog.text
     assert enc.encode(["word " * 500]).shape == (1, enc.dim)
     assert "len128" in enc.model_id
+
+
+def test_onnx_backend_matches_torch(tmp_path):
+    pytest.importorskip("onnxruntime")
+    torch_enc = DenseEncoder.tiny(device="cpu", max_length=32)
+    onnx_enc = DenseEncoder.tiny(device="cpu", max_length=32, backend="onnx", onnx_cache=str(tmp_path))
+    assert onnx_enc.onnx is not None and list(tmp_path.glob("*.onnx"))
+    np.testing.assert_allclose(onnx_enc.encode(TEXTS), torch_enc.encode(TEXTS), atol=1e-5)
+    with pytest.raises(ValueError, match="backend"):
+        DenseEncoder.tiny(device="cpu", backend="tensorrt")

@@ -6,7 +6,6 @@ Subclasses implement :meth:`Arm._search` (and :meth:`Arm._search_batch` when bat
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from itertools import repeat
@@ -17,6 +16,7 @@ import numpy as np
 
 from ltrr.types import ArmResult, Candidate, Doc, Query
 
+_LOG1P_1000 = math.log1p(1000.0)
 STOPWORDS = frozenset(
     "a an and the of for to in on by with from at is it my me i you your new latest fresh music songs song "
     "tracks track mix tunes playlist release releases".split()
@@ -78,8 +78,8 @@ class Arm(ABC):
     @staticmethod
     def _timed(res: ArmResult, ms: float) -> ArmResult:
         feats = dict(res.features)
-        feats["latency"] = float(np.log1p(ms) / np.log1p(1000.0))
-        return dataclasses.replace(res, features=feats, latency_ms=ms)
+        feats["latency"] = math.log1p(ms) / _LOG1P_1000
+        return ArmResult(res.arm, res.candidates, feats, ms)
 
     def observe(self, query: Query, shown: Sequence[str], clicked: Sequence[str]) -> None:
         """Learn from one interaction (no-op for static arms)."""

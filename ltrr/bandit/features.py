@@ -12,6 +12,7 @@ from ltrr.utils.text import tokens
 TYPE_WORDS = frozenset({"podcast", "podcasts", "episode", "album", "albums", "discography", "playlist", "artist"})
 NEW_WORDS = frozenset({"new", "latest", "fresh", "recent", "release", "releases"})
 ARM_STATS = ("n", "top", "gap")
+ALL_ARM_STATS = ("n", "top", "gap", "mean", "std", "latency")
 
 
 class ContextFeaturizer:
@@ -23,19 +24,26 @@ class ContextFeaturizer:
         Arm order; each contributes :data:`ARM_STATS` from its :class:`ArmResult.features`.
     facet_words : iterable of str
         Words of the catalogue's facets (genres, moods, topics): a match signals a topical query.
+    arm_stats : sequence of str
+        Which :attr:`ArmResult.features` each arm contributes: any of ``n``, ``top``, ``gap``, ``mean``, ``std``,
+        ``latency``. ``latency`` is wall time, so a policy that sees it is no longer reproducible from its seed.
     """
 
     QUERY_FEATURES = ("bias", "len1", "len2", "len3", "len4+", "chars", "digit", "type_word", "new_word",
                       "facet_word", "hour_sin", "hour_cos", "history")
 
-    def __init__(self, arms: Sequence[str], facet_words: Iterable[str] = ()) -> None:
+    def __init__(self, arms: Sequence[str], facet_words: Iterable[str] = (), arm_stats: Sequence[str] = ARM_STATS) -> None:
+        unknown = set(arm_stats) - set(ALL_ARM_STATS)
+        if unknown:
+            raise ValueError(f"arm_stats: unknown {sorted(unknown)}; choose from {ALL_ARM_STATS}")
+        self.arm_stats = tuple(arm_stats)
         self.arms = list(arms)
         self.facet_words = frozenset(w for phrase in facet_words for w in tokens(phrase))
 
     @property
     def names(self) -> list[str]:
         """Feature names, aligned with :meth:`__call__`'s output."""
-        return list(self.QUERY_FEATURES) + [f"{a}.{s}" for a in self.arms for s in ARM_STATS]
+        return list(self.QUERY_FEATURES) + [f"{a}.{s}" for a in self.arms for s in self.arm_stats]
 
     @property
     def dim(self) -> int:
@@ -64,5 +72,5 @@ class ContextFeaturizer:
              any(t.isdigit() for t in toks), bool(TYPE_WORDS & set(toks)), bool(NEW_WORDS & set(toks)),
              bool(self.facet_words & set(toks)), np.sin(hour), np.cos(hour), np.log1p(hist) / 5]
         arm = [float(arm_results[a].features.get(s, 0.0)) if a in arm_results else 0.0
-               for a in self.arms for s in ARM_STATS]
+               for a in self.arms for s in self.arm_stats]
         return np.asarray(q + arm, dtype=float)

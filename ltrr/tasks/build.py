@@ -10,7 +10,7 @@ from omegaconf import DictConfig
 
 from ltrr.arms.base import Arm
 from ltrr.bandit.base import Policy
-from ltrr.bandit.features import ContextFeaturizer
+from ltrr.bandit.features import ARM_STATS, ContextFeaturizer
 from ltrr.data.music import MusicWorld
 from ltrr.pipeline.pipeline import RetrievePipeline
 from ltrr.types import Doc
@@ -53,9 +53,10 @@ def facet_words(docs: Sequence[Doc]) -> set[str]:
     return {str(d.metadata[f]) for d in docs for f in ("genre", "mood", "activity", "topic") if d.metadata.get(f)}
 
 
-def build_featurizer(arms: dict[str, Arm], docs: Sequence[Doc]) -> ContextFeaturizer:
-    """Context featurizer over the given arms."""
-    return ContextFeaturizer(list(arms), facet_words(docs))
+def build_featurizer(arms: dict[str, Arm], docs: Sequence[Doc], arm_stats: Sequence[str] | None = None) -> ContextFeaturizer:
+    """Context featurizer over the given arms (``arm_stats``: per-arm features, default n/top/gap)."""
+    stats = tuple(arm_stats) if arm_stats else ARM_STATS
+    return _named("arm_stats", lambda: ContextFeaturizer(list(arms), facet_words(docs), stats))
 
 
 def build_policy(cfg: DictConfig, name: str, arms: Sequence[str], n_features: int, seed: int) -> Policy:

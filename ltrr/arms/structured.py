@@ -13,13 +13,13 @@ The query is spelling-corrected and tagged (:class:`~ltrr.qu.tagger.QueryUnderst
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 from tantivy import Occur, Query
 
 from ltrr.arms.base import Arm
+from ltrr.arms.explore import item_ages
 from ltrr.arms.lexical import field_value
 from ltrr.indexes.tantivy_index import TantivyIndex
 from ltrr.qu.lexicon import FACETS
@@ -33,22 +33,11 @@ CATEGORIES = ("type", "mood", "activity", "genre")
 RANGES = {(f.slot, f.value): f.ranges for f in FACETS}
 
 
-def _age_days(doc: Doc, newest: dt.date | None) -> float | None:
-    if doc.metadata.get("added_days_ago") is not None:
-        return float(doc.metadata["added_days_ago"])
-    date = _date(doc)
-    return None if date is None or newest is None else float((newest - date).days)
-
-
-def _date(doc: Doc) -> dt.date | None:
-    raw = doc.metadata.get("release_date") or doc.metadata.get("year")
-    if raw is None:
-        return None
-    parts = [int(p) for p in str(raw).split("-")[:3] if p.isdigit()]
-    try:
-        return dt.date(*(parts + [1, 1])[:3]) if parts else None
-    except ValueError:
-        return None
+def _ages(docs: Sequence[Doc]) -> list[float | None]:
+    """Item ages in days (:func:`~ltrr.arms.explore.item_ages`); ``None`` where unknown or when no item is dated."""
+    if not any(d.metadata.get(f) not in (None, "") for d in docs for f in ("added_days_ago", "release_date", "year")):
+        return [None] * len(docs)
+    return [float(a) if np.isfinite(a) else None for a in item_ages(docs)]
 
 
 def _row(doc: Doc, age: float | None, features: Sequence[str]) -> dict[str, Any]:
@@ -104,12 +93,10 @@ class StructuredArm(Arm):
             fresh_days, popularity_weight, fuzzy_weight, pool
         self.qu = QueryUnderstanding(docs)
         self.audio = sorted({f for d in docs for f in (d.metadata.get("audio_features") or {})})
-        dates = [d for d in map(_date, docs) if d is not None]
-        newest = max(dates) if dates else None
         text = {f: "names" for f in NAME_FIELDS + CATEGORIES}
         text["body"] = "en"
         self.index = TantivyIndex(text, ["year", "age_days"] + self.audio)
-        self.index.add([_row(d, _age_days(d, newest), self.audio) for d in docs])
+        self.index.add([_row(d, age, self.audio) for d, age in zip(docs, _ages(docs))])
         self.has = {c: any(d.metadata.get(c) for d in docs) for c in CATEGORIES}
         pop = np.array([float(d.metadata.get("popularity") or 0.0) for d in docs])
         self.pop = pop / max(pop.max(), 1e-9)

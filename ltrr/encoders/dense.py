@@ -26,6 +26,14 @@ def resolve_model_path(name: str) -> str:
     return name
 
 
+def tiny_bert_config(hidden_size: int, num_layers: int, num_heads: int, tokenizer: str = PACKAGED):
+    """The packaged (or named) tokenizer and a small ``BertConfig`` over its vocabulary (tests, debug runs)."""
+    tok = AutoTokenizer.from_pretrained(resolve_model_path(tokenizer))
+    cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=hidden_size, num_hidden_layers=num_layers,
+                     num_attention_heads=num_heads, intermediate_size=hidden_size * 2, max_position_embeddings=128)
+    return tok, cfg
+
+
 def pick_device(device: str = "auto") -> torch.device:
     """``auto`` picks CUDA when available and logs which path runs."""
     if device == "auto":
@@ -91,10 +99,7 @@ class DenseEncoder:
     def tiny(cls, hidden_size: int = 32, num_layers: int = 2, num_heads: int = 2, seed: int = 0,
              tokenizer: str = PACKAGED, **kwargs) -> "DenseEncoder":
         """A randomly initialised small BERT with the packaged tokenizer (for tests and debug runs)."""
-        tok = AutoTokenizer.from_pretrained(resolve_model_path(tokenizer))
-        cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=hidden_size, num_hidden_layers=num_layers,
-                         num_attention_heads=num_heads, intermediate_size=hidden_size * 2,
-                         max_position_embeddings=128)
+        tok, cfg = tiny_bert_config(hidden_size, num_layers, num_heads, tokenizer)
         torch.manual_seed(seed)
         kwargs.setdefault("model_id", f"tiny-h{hidden_size}-l{num_layers}-a{num_heads}-s{seed}")
         return cls(BertModel(cfg), tok, **kwargs)

@@ -13,9 +13,9 @@ from typing import Sequence
 import numpy as np
 import scipy.sparse as sp
 import torch
-from transformers import AutoModelForMaskedLM, AutoTokenizer, BertConfig, BertForMaskedLM
+from transformers import AutoModelForMaskedLM, AutoTokenizer, BertForMaskedLM
 
-from ltrr.encoders.dense import PACKAGED, resolve_model_path
+from ltrr.encoders.dense import PACKAGED, resolve_model_path, tiny_bert_config
 
 log = logging.getLogger(__name__)
 
@@ -178,10 +178,7 @@ class SpladeEncoder(SparseEncoder):
     def tiny(cls, hidden_size: int = 32, num_layers: int = 2, num_heads: int = 2, seed: int = 0,
              tokenizer: str = PACKAGED, **kwargs) -> "SpladeEncoder":
         """A randomly initialised small ``BertForMaskedLM`` with the packaged tokenizer (tests and debug runs)."""
-        tok = AutoTokenizer.from_pretrained(resolve_model_path(tokenizer))
-        cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=hidden_size, num_hidden_layers=num_layers,
-                         num_attention_heads=num_heads, intermediate_size=hidden_size * 2,
-                         max_position_embeddings=128)
+        tok, cfg = tiny_bert_config(hidden_size, num_layers, num_heads, tokenizer)
         torch.manual_seed(seed)
         kwargs.setdefault("model_id", f"tiny-mlm-h{hidden_size}-l{num_layers}-a{num_heads}-s{seed}")
         kwargs.setdefault("max_length", 64)

@@ -15,6 +15,7 @@ from typing import Iterable, Mapping, Sequence
 
 from symspellpy import SymSpell, Verbosity
 
+from ltrr.data.known_item import base_title
 from ltrr.qu.lexicon import DECADE_WORDS, ENTITY_TYPES, FACETS, NEW_WORDS
 from ltrr.types import Doc
 from ltrr.utils.text import name_variants, tokens
@@ -78,8 +79,8 @@ def _name_values(doc: Doc, slot: str, field: str) -> list[str]:
     text = str(raw)
     out = [text]
     if slot in ("title", "album"):  # "Memories - Dillon Francis Remix", "Song (feat. X)" -> also the bare name
-        base = re.split(r" - |\(|\[", text)[0]
-        if base.strip() and base != text:
+        base = base_title(text)
+        if base != text:
             out.append(base)
     return [v for t in out for v in name_variants(t)]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
@@ -12,6 +12,9 @@ from ltrr.bandit.base import DepthLabels, Policy, depth_labels
 from ltrr.bandit.features import ContextFeaturizer
 from ltrr.rerank.fusion import RRFFusion
 from ltrr.types import ArmResult, Decision, FusedItem, Query
+
+if TYPE_CHECKING:
+    from ltrr.rerank.cross import CrossEncoderReranker
 
 
 @dataclass
@@ -64,10 +67,13 @@ class RetrievePipeline:
         their allocated depth, as when arms are only asked for ``n_k`` candidates. ``retrieved``: every arm up to
         the maximum depth, since this pipeline retrieves every list in full anyway (rounds without any click
         still label only the allocated cells).
+    reranker : CrossEncoderReranker, optional
+        Second stage applied to the fused ranking (its head reordered by a cross-encoder); ``None``: fused order.
     """
 
     def __init__(self, arms: Mapping[str, Arm], policy: Policy, featurizer: ContextFeaturizer, fusion: RRFFusion,
-                 show_k: int = 10, no_click_weight: float = 1.0, label_scope: str = "allocated") -> None:
+                 show_k: int = 10, no_click_weight: float = 1.0, label_scope: str = "allocated",
+                 reranker: CrossEncoderReranker | None = None) -> None:
         if label_scope not in ("allocated", "retrieved"):
             raise ValueError(f"label_scope must be 'allocated' or 'retrieved', got {label_scope!r}")
         self.label_scope = label_scope
@@ -75,7 +81,7 @@ class RetrievePipeline:
             raise ValueError(f"arm order differs: pipeline {list(arms)}, policy {policy.arms}, "
                              f"featurizer {featurizer.arms}")
         self.arms, self.policy, self.featurizer, self.fusion = dict(arms), policy, featurizer, fusion
-        self.show_k, self.no_click_weight = show_k, no_click_weight
+        self.show_k, self.no_click_weight, self.reranker = show_k, no_click_weight, reranker
         self.max_depth = policy.space.depths[-1]
 
     def retrieve_all(self, query: Query, cached: Mapping[str, ArmResult] | None = None) -> dict[str, ArmResult]:
@@ -89,6 +95,8 @@ class RetrievePipeline:
         context = self.featurizer(query, results)
         decision: Decision = self.policy.select(context)
         ranking = self.fusion.fuse(results, dict(zip(results, decision.allocation)))
+        if self.reranker is not None:
+            ranking = self.reranker.rerank(query, ranking)
         return SearchResult(query, context, decision, results, ranking)
 
     def feedback(self, result: SearchResult, clicked: Sequence[str]) -> DepthLabels:

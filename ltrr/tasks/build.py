@@ -1,18 +1,21 @@
-"""Build objects from a composed config: world, arms, featurizer, policies, pipelines."""
+"""Build objects from a composed config: world, arms, featurizer, policies, reranker, pipelines."""
 
 from __future__ import annotations
 
 import logging
 from typing import Sequence
 
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig
+from omegaconf.errors import MissingMandatoryValue
 
 from ltrr.arms.base import Arm
 from ltrr.bandit.base import Policy
 from ltrr.bandit.features import ARM_STATS, ContextFeaturizer
 from ltrr.data.music import MusicWorld
 from ltrr.pipeline.pipeline import RetrievePipeline
+from ltrr.rerank.cross import CrossEncoderReranker
 from ltrr.types import Doc
 
 log = logging.getLogger(__name__)
@@ -74,7 +77,28 @@ def _named(key: str, make):
         raise ValueError(f"config '{key}': {exc}") from exc
 
 
-def build_pipeline(cfg: DictConfig, arms: dict[str, Arm], featurizer: ContextFeaturizer, policy: Policy) -> RetrievePipeline:
-    """A pipeline for one policy (arms are shared, so pipelines run one after the other)."""
+def build_reranker(cfg: DictConfig, docs: Sequence[Doc]) -> CrossEncoderReranker | None:
+    """The cross-encoder reranker of ``cfg.rerank``, or ``None`` when that is empty or absent (no rerank stage).
+
+    Build it once per job: it holds the model, shared by every policy and seed.
+    """
+    rcfg = cfg.get("rerank")
+    if not rcfg:
+        return None
+
+    def encoder():
+        try:
+            return instantiate(rcfg.encoder)
+        except (InstantiationException, MissingMandatoryValue) as exc:
+            raise ValueError(str(exc)) from exc
+
+    enc = _named("rerank.encoder", encoder)
+    return _named("rerank", lambda: CrossEncoderReranker(enc, docs, top_n=int(rcfg.top_n)))
+
+
+def build_pipeline(cfg: DictConfig, arms: dict[str, Arm], featurizer: ContextFeaturizer, policy: Policy,
+                   reranker: CrossEncoderReranker | None = None) -> RetrievePipeline:
+    """A pipeline for one policy (arms and reranker are shared, so pipelines run one after the other)."""
     return RetrievePipeline(arms, policy, featurizer, instantiate(cfg.fusion), show_k=int(cfg.show_k),
-                            no_click_weight=float(cfg.no_click_weight), label_scope=str(cfg.label_scope))
+                            no_click_weight=float(cfg.no_click_weight), label_scope=str(cfg.label_scope),
+                            reranker=reranker)

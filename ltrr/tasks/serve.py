@@ -37,7 +37,7 @@ def load_pipeline(run_dir: Path | str, policy: str) -> tuple[RetrievePipeline, d
     featurizer = build.build_featurizer(arms, world.docs, cfg.get("arm_stats"))
     seed = int(cfg.seeds[0])
     pol = build.build_policy(cfg, policy, list(arms), featurizer.dim, seed)
-    pipeline = build.build_pipeline(cfg, arms, featurizer, pol)
+    pipeline = build.build_pipeline(cfg, arms, featurizer, pol, build.build_reranker(cfg, world.docs))
     pipeline.reset(seed)
     state = run_dir / "state" / f"{policy}_seed{seed}"
     if state.is_dir():

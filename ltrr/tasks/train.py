@@ -29,7 +29,7 @@ def _run_one(cfg, ctx, policy_name: str, seed: int, stream, cache, run_dir: Path
     """One policy on one seed; returns the partial result saved for resuming."""
     arms, featurizer = ctx["arms"], ctx["featurizer"]
     policy = build.build_policy(cfg, policy_name, list(arms), featurizer.dim, seed)
-    pipeline = build.build_pipeline(cfg, arms, featurizer, policy)
+    pipeline = build.build_pipeline(cfg, arms, featurizer, policy, ctx["reranker"])
     log_path = run_dir / "logs" / f"{policy_name}_seed{seed}.jsonl"
     log_path.unlink(missing_ok=True)
     with InteractionLog(log_path) as ilog:
@@ -49,7 +49,7 @@ def _context(cfg: DictConfig) -> dict:
     world = build.build_world(cfg)
     arms = build.build_arms(cfg, world.docs)
     return {"world": world, "arms": arms, "featurizer": build.build_featurizer(arms, world.docs, cfg.get("arm_stats")),
-            "click_model": instantiate(cfg.click_model)}
+            "click_model": instantiate(cfg.click_model), "reranker": build.build_reranker(cfg, world.docs)}
 
 
 def _summary(cfg: DictConfig, results: dict, n_docs: int, seconds: float) -> dict:

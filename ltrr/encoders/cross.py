@@ -1,0 +1,205 @@
+"""Cross-encoder: a Hugging Face sequence classifier with one output that scores (query, document) pairs.
+
+The raw logit is the relevance score (no sigmoid). Any hub name or local folder loads, as does
+``packaged:all-MiniLM-L6-v2`` (a plain ``BertModel``: the classifier head is then created fresh, to be trained).
+:meth:`CrossEncoder.save_pretrained` writes a Hugging Face folder that ``sentence_transformers.CrossEncoder`` also
+loads, with its default activation set to identity so that both return the same scores.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, BatchEncoding, BertForSequenceClassification
+
+from ltrr.encoders.dense import PACKAGED, resolve_model_path, tiny_bert_config
+
+log = logging.getLogger(__name__)
+SETTINGS_FILE = "ltrr_cross.json"
+_IDENTITY = "torch.nn.modules.linear.Identity"  # sentence-transformers' activation_fn entry: keep raw logits
+
+
+class CrossEncoder(torch.nn.Module):
+    """Score (query, document) pairs jointly with a transformer and a one-logit head.
+
+    Parameters
+    ----------
+    model : transformers.PreTrainedModel
+        Sequence classifier with ``num_labels=1`` (its ``logits`` have shape ``(B, 1)``).
+    tokenizer : transformers.PreTrainedTokenizerBase
+    max_length : int
+        Truncation length of a pair in tokens (clamped to the model's position table).
+    batch_size : int
+        Pairs per forward pass when scoring.
+    device : str or None
+        ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``: where the module is moved at construction.
+        ``None`` leaves it where it is (e.g. for a training framework that places it). Scoring always runs on the
+        device the parameters are on, so a later ``.to()`` is followed.
+    model_id : str
+        Name of the weights (for logs and reports).
+    """
+
+    def __init__(self, model, tokenizer, max_length: int = 256, batch_size: int = 32, device: str | None = "auto",
+                 model_id: str = "unnamed") -> None:
+        super().__init__()
+        if int(getattr(model.config, "num_labels", 1)) != 1:
+            raise ValueError(f"a cross-encoder needs num_labels=1, the model has {model.config.num_labels}")
+        if max_length < 4 or batch_size < 1:
+            raise ValueError(f"max_length must be >= 4 and batch_size >= 1, got {max_length} and {batch_size}")
+        limit = int(getattr(model.config, "max_position_embeddings", max_length))
+        if max_length > limit:
+            log.warning("max_length %d exceeds the model's %d positions; using %d", max_length, limit, limit)
+            max_length = limit
+        self.model, self.tokenizer = model, tokenizer
+        self.max_length, self.batch_size, self.model_id = int(max_length), int(batch_size), model_id
+        if device is not None:
+            if device == "auto":
+                device = "cuda" if torch.cuda.is_available() else "cpu"
+            log.info("cross encoder on %s", device)
+            self.model.to(torch.device(device))
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str = PACKAGED, **kwargs) -> "CrossEncoder":
+        """Load a classifier (or a bare encoder, getting a fresh head) and its tokenizer from a name or folder.
+
+        ``max_length`` defaults to the value saved by :meth:`save_pretrained`, when there is one.
+        """
+        path = resolve_model_path(name_or_path)
+        settings = Path(path) / SETTINGS_FILE
+        if settings.is_file():
+            kwargs.setdefault("max_length", json.loads(settings.read_text())["max_length"])
+        kwargs.setdefault("model_id", name_or_path)
+        model, info = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, output_loading_info=True)
+        fresh = sorted(k for k in info["missing_keys"] if "classifier" in k or "score" in k)
+        if fresh:
+            log.info("%s has no classifier head: created a fresh one (%s); train it before use", name_or_path,
+                     ", ".join(fresh))
+        return cls(model, AutoTokenizer.from_pretrained(path), **kwargs)
+
+    @classmethod
+    def tiny(cls, hidden_size: int = 32, num_layers: int = 2, num_heads: int = 2, seed: int = 0,
+             tokenizer: str = PACKAGED, **kwargs) -> "CrossEncoder":
+        """A randomly initialised small ``BertForSequenceClassification`` with the packaged tokenizer (tests, debug)."""
+        tok, cfg = tiny_bert_config(hidden_size, num_layers, num_heads, tokenizer)
+        cfg.num_labels = 1
+        torch.manual_seed(seed)
+        kwargs.setdefault("model_id", f"tiny-ce-h{hidden_size}-l{num_layers}-a{num_heads}-s{seed}")
+        kwargs.setdefault("max_length", 64)
+        return cls(BertForSequenceClassification(cfg), tok, **kwargs)
+
+    @property
+    def device(self) -> torch.device:
+        """Where the parameters are (and where scoring runs)."""
+        return next(self.model.parameters()).device
+
+    def tokenize(self, queries: Sequence[str], docs: Sequence[str]) -> BatchEncoding:
+        """Tokenize aligned (query, document) pairs, padded to the longest pair.
+
+        Documents are truncated first (``only_second``); a pair whose query alone leaves no room for the document
+        is truncated ``longest_first`` instead.
+
+        Parameters
+        ----------
+        queries, docs : sequence of str, length ``B`` each
+
+        Returns
+        -------
+        transformers.BatchEncoding
+            ``input_ids``, ``attention_mask`` (and ``token_type_ids`` where the model uses them), each a
+            ``torch.Tensor`` of shape ``(B, L)`` with ``L <= max_length``, on the CPU.
+        """
+        return self.tokenizer.pad(self._encode(queries, docs), padding=True, return_tensors="pt")
+
+    def _encode(self, queries: Sequence[str], docs: Sequence[str]) -> list[dict]:
+        """Unpadded token ids of each pair (see :meth:`tokenize` for the truncation rule)."""
+        if len(queries) != len(docs):
+            raise ValueError(f"{len(queries)} queries but {len(docs)} documents")
+        queries, docs = list(queries), list(docs)
+        if not queries:
+            return []
+        q_lens = [len(x) for x in self.tokenizer(queries, add_special_tokens=False, verbose=False)["input_ids"]]
+        room = self.max_length - self.tokenizer.num_special_tokens_to_add(pair=True)
+        fits = [n < room for n in q_lens]
+        rows: list[dict] = [{}] * len(queries)
+        for strategy, keep in (("only_second", True), ("longest_first", False)):
+            idx = [i for i, f in enumerate(fits) if f == keep]
+            if not idx:
+                continue
+            if not keep:
+                log.debug("%d queries leave no room for the document: truncating longest_first", len(idx))
+            enc = self.tokenizer([queries[i] for i in idx], [docs[i] for i in idx], truncation=strategy,
+                                 max_length=self.max_length)
+            for j, i in enumerate(idx):
+                rows[i] = {k: v[j] for k, v in enc.items()}
+        return rows
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """Relevance logits (differentiable; follows the module's train/eval mode).
+
+        Parameters
+        ----------
+        input_ids, attention_mask : torch.Tensor, shape ``(B, L)``
+        token_type_ids : torch.Tensor, shape ``(B, L)``, optional
+
+        Returns
+        -------
+        torch.Tensor, shape ``(B,)``
+        """
+        extra = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
+        return self.model(input_ids=input_ids, attention_mask=attention_mask, **extra).logits.squeeze(-1)
+
+    def score(self, query: str, docs: Sequence[str]) -> np.ndarray:
+        """Scores of ``docs`` for one query: float32 array of shape ``(n,)``, in the input order."""
+        return self.score_pairs([query] * len(docs), docs)
+
+    @torch.inference_mode()
+    def score_pairs(self, queries: Sequence[str], docs: Sequence[str]) -> np.ndarray:
+        """Score aligned pairs in eval mode, longest first so that each batch carries as little padding as possible.
+
+        Parameters
+        ----------
+        queries, docs : sequence of str, length ``n`` each
+
+        Returns
+        -------
+        numpy.ndarray
+            Float32 logits of shape ``(n,)``, in the input order.
+        """
+        rows = self._encode(queries, docs)
+        out = np.zeros(len(rows), dtype=np.float32)
+        if not rows:
+            return out
+        order = np.argsort([-len(r["input_ids"]) for r in rows], kind="stable")
+        was_training, device = self.model.training, self.device
+        self.model.eval()
+        try:
+            for s in range(0, len(rows), self.batch_size):
+                idx = order[s:s + self.batch_size]
+                batch = self.tokenizer.pad([rows[i] for i in idx], padding=True, return_tensors="pt").to(device)
+                out[idx] = self.forward(**batch).float().cpu().numpy()
+        finally:
+            self.model.train(was_training)
+        return out
+
+    def save_pretrained(self, path: str | Path) -> Path:
+        """Write model, tokenizer and ``ltrr_cross.json`` to ``path`` (loads with :meth:`from_pretrained` and with
+        ``sentence_transformers.CrossEncoder``, whose default activation is set to identity)."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        st = dict(getattr(self.model.config, "sentence_transformers", None) or {})
+        self.model.config.sentence_transformers = st | {"activation_fn": _IDENTITY}
+        self.model.save_pretrained(path)
+        saved_max, self.tokenizer.model_max_length = self.tokenizer.model_max_length, self.max_length
+        try:  # sentence-transformers truncates at the tokenizer's model_max_length
+            self.tokenizer.save_pretrained(path)
+        finally:
+            self.tokenizer.model_max_length = saved_max
+        (path / SETTINGS_FILE).write_text(json.dumps({"max_length": self.max_length}))
+        log.info("saved cross encoder %s to %s", self.model_id, path)
+        return path

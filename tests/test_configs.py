@@ -93,3 +93,28 @@ def test_bad_policy_value_names_the_config_key():
     cfg = compose_cfg("train", SMOKE + ["policies.lints.eps_mix=3"])
     with pytest.raises(ValueError, match="config 'policies.lints'.*eps_mix"):
         build.build_policy(cfg, "lints", ["a", "b"], n_features=4, seed=0)
+
+
+@pytest.mark.parametrize("trainer", options("trainer"))
+def test_every_trainer_config_composes_for_the_encoder_job(trainer):
+    cfg = compose_cfg("train", ["experiment=encoders", f"trainer@encoders.trainer={trainer}"])
+    t = cfg.encoders.trainer
+    assert int(t.devices) >= 1 and int(t.num_nodes) >= 1 and t.strategy in ("auto", "ddp")
+
+
+def test_encoder_job_models_instantiate_from_the_tiny_presets():
+    from hydra.utils import instantiate
+
+    cfg = compose_cfg("train", ["experiment=encoders_smoke"])
+    joint, cross = instantiate(cfg.encoders.joint.model), instantiate(cfg.encoders.cross.model)
+    assert joint.dim == 32 and cross.score("q", ["a", "b"]).shape == (2,)
+    assert instantiate(cfg.encoders.joint.loss)(*[__import__("torch").zeros(2, 4)] * 2,
+                                                __import__("torch").tensor([0, 2]))["loss"].ndim == 0
+
+
+def test_encoder_job_rejects_an_unknown_data_kind(tmp_path):
+    from ltrr.tasks.encoders import train_encoders
+
+    cfg = compose_cfg("train", ["experiment=encoders_smoke", "encoders.data.kind=csv"])
+    with pytest.raises(ValueError, match="encoders.data.kind"):
+        train_encoders(cfg, tmp_path)

@@ -10,6 +10,16 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
+def wandb_env(run_dir: Path) -> Path:
+    """Keep wandb's cache, data and config folders (and its output) under ``run_dir / "wandb"``."""
+    base = Path(run_dir) / "wandb"
+    for var, sub in (("WANDB_CACHE_DIR", "cache"), ("WANDB_DATA_DIR", "data"), ("WANDB_CONFIG_DIR", "config")):
+        os.environ.setdefault(var, str(base / sub))
+    os.environ.setdefault("WANDB_SILENT", "true")
+    base.mkdir(parents=True, exist_ok=True)
+    return base
+
+
 class Tracker:
     """A wandb run, or nothing when ``mode == "disabled"``.
 
@@ -32,11 +42,7 @@ class Tracker:
             return
         import wandb
 
-        base = Path(run_dir) / "wandb"
-        for var, sub in (("WANDB_CACHE_DIR", "cache"), ("WANDB_DATA_DIR", "data"), ("WANDB_CONFIG_DIR", "config")):
-            os.environ.setdefault(var, str(base / sub))
-        os.environ.setdefault("WANDB_SILENT", "true")
-        base.mkdir(parents=True, exist_ok=True)
+        wandb_env(run_dir)
         self.run = wandb.init(project=project, entity=entity, dir=str(run_dir), config=config, mode=mode,
                               tags=tags or [])
         log.info("wandb %s run in %s", mode, self.run.dir)

@@ -40,7 +40,8 @@ TARGETS = {"dense": 0.70, "splade": 0.69, "fusion": 0.72, "rerank": 0.74}
 
 
 def run_job(run: Path, experiment: str, data: Path, extra: list[str]) -> None:
-    cmd = [sys.executable, str(ROOT / "train.py"), f"experiment={experiment}", f"encoders.data.path={data}",
+    cmd = [sys.executable, str(ROOT / "train.py"), f"experiment={experiment}", "encoders.data.kind=beir",
+           f"++encoders.data.path={data}",
            f"hydra.run.dir={run}", *extra]
     log.info("running %s", " ".join(cmd))
     subprocess.run(cmd, check=True, cwd=ROOT)
@@ -110,13 +111,18 @@ def main() -> None:
 
     doc_ids = json.loads((run / "index" / "doc_ids.json").read_text())
     zs_ids = json.loads((run / "index_zero_shot" / "doc_ids.json").read_text())
-    zero = JointEncoder.from_pretrained("packaged:all-MiniLM-L6-v2")
-    zq = encode_joint(zero, [queries[q] for q in qids], 64, 64, ("dense",))["dense"]
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    jcfg = OmegaConf.load(run / ".hydra" / "config.yaml").encoders.joint
+    qlen = int(jcfg.query_max_length)
+    zero = instantiate(jcfg.model)  # the job's starting point, before any training
+    zq = encode_joint(zero, [queries[q] for q in qids], qlen, 64, ("dense",))["dense"]
     runs["zero"] = ExactIndex(zs_ids, dense=np.load(run / "index_zero_shot" / "dense.npy")).search("dense", zq, qids, 100)
     score("peer:minilm-zero-shot", ids(runs["zero"]))
 
     model = JointEncoder.from_pretrained(str(run / "models" / "joint"))
-    qrep = encode_joint(model, [queries[q] for q in qids], 64, 64, ("dense", "sparse"))
+    qrep = encode_joint(model, [queries[q] for q in qids], qlen, 64, ("dense", "sparse"))
     dense = np.load(run / "index" / "dense.npy")
     sparse = sp.load_npz(run / "index" / "sparse.npz").tocsr()
     runs["dense"] = ExactIndex(doc_ids, dense=dense).search("dense", qrep["dense"], qids, 100)
@@ -208,8 +214,9 @@ def table(out: dict) -> None:
     rows = [f"{'system':<24}{'nDCG@10':>9}{'R@100':>8}{'target':>8}{'ratio':>7}"]
     for name, m in out["systems"].items():
         t = TARGETS.get(name)
-        rows.append(f"{name:<24}{m['ndcg@10']:>9.4f}{m['recall@100']:>8.4f}"
-                    f"{(f'{t:.2f}' if t else '-'):>8}{(f'{m['ndcg@10'] / t:.3f}' if t else '-'):>7}")
+        target = f"{t:.2f}" if t else "-"
+        ratio = f"{m['ndcg@10'] / t:.3f}" if t else "-"
+        rows.append(f"{name:<24}{m['ndcg@10']:>9.4f}{m['recall@100']:>8.4f}{target:>8}{ratio:>7}")
     tr = out["train"].get("joint") or {}
     if tr:
         rows.append(f"joint training: {tr.get('examples_per_s', 0):.1f} examples/s, peak {tr.get('peak_memory_mb', 0):.0f} MB, "

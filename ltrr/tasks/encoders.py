@@ -275,6 +275,19 @@ def train_cross(cfg: DictConfig, run_dir: Path, train: RetrievalSet, dev: Retrie
     return summary
 
 
+def _check_resume(ecfg: DictConfig, run_dir: Path) -> None:
+    """Refuse to resume stages of a different configuration (progress and trainer placement may change)."""
+    keep = {k: v for k, v in OmegaConf.to_container(ecfg, resolve=True).items()
+            if k not in ("progress", "resume", "trainer", "logger", "ckpt_every")}
+    stamp = run_dir / "partial" / "config.json"
+    if stamp.exists() and json.loads(stamp.read_text()) != json.loads(json.dumps(keep)):
+        if ecfg.resume:
+            raise ValueError(f"{run_dir}: holds stages of a different encoder configuration; choose another "
+                             "hydra.run.dir, or set encoders.resume=false to retrain from scratch")
+    if _rank() == 0:
+        stamp.write_text(json.dumps(keep))
+
+
 def train_encoders(cfg: DictConfig, run_dir: Path | str) -> dict:
     """Run the encoder job into ``run_dir``; returns the contents of ``metrics.json``."""
     import lightning as L
@@ -282,6 +295,7 @@ def train_encoders(cfg: DictConfig, run_dir: Path | str) -> dict:
     ecfg = cfg.encoders
     run_dir = Path(run_dir).resolve()
     (run_dir / "partial").mkdir(parents=True, exist_ok=True)
+    _check_resume(ecfg, run_dir)
     L.seed_everything(int(ecfg.seed), workers=True)
     data = load_data(ecfg)
     train, dev, holdout = split_data(data, ecfg)

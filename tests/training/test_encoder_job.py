@@ -162,3 +162,12 @@ def test_two_process_cpu_ddp_job_with_gathered_negatives(tmp_path):
     # 78 train queries, batch 8 per rank x 2 ranks: 4 steps per epoch, 2 epochs
     assert metrics["joint"]["steps"] == 8 and metrics["cross"]["steps"] == 4
     assert (run_dir / "models" / "joint" / "joint.json").exists() and (run_dir / "models" / "reranker").exists()
+
+
+def test_resuming_a_folder_of_another_configuration_is_refused(job):
+    from ltrr.tasks.encoders import train_encoders
+
+    run_dir, _, _ = job
+    cfg = compose_cfg("train", ["experiment=encoders_smoke", "encoders.joint.group_size=4"])
+    with pytest.raises(ValueError, match="different encoder configuration"):
+        train_encoders(cfg, run_dir)

@@ -149,7 +149,8 @@ def train_joint(cfg: DictConfig, run_dir: Path, train: RetrievalSet, dev: Retrie
         negatives = _mine(both, runs, {"bm25": 0.5, "dense": 0.5}, cfg.mining)
         neg_path.write_text(json.dumps(negatives))
     mlm_losses = []
-    if int(j.mlm_warmup.steps) > 0 and "sparse" in j.heads and not (cfg.resume and (run_dir / "checkpoints" / "joint" / "last.ckpt").exists()):
+    resuming = cfg.resume and (run_dir / "checkpoints" / "joint" / "last.ckpt").exists()
+    if int(j.mlm_warmup.steps) > 0 and "sparse" in j.heads and not resuming:
         texts = [train.text(d) for d in list(train.docs)[: int(j.mlm_warmup.max_docs)]]
         mlm_losses = warm_mlm_head(model, texts, steps=int(j.mlm_warmup.steps), batch_size=int(j.mlm_warmup.batch_size),
                                    lr=float(j.mlm_warmup.lr), max_length=int(j.mlm_warmup.max_length),
@@ -165,6 +166,7 @@ def train_joint(cfg: DictConfig, run_dir: Path, train: RetrievalSet, dev: Retrie
                                       int(cfg.dev_random_docs), int(cfg.seed)), dev.text, int(j.query_max_length),
                                       int(j.doc_max_length), mean_ir_metrics, int(j.eval_batch_size),
                                       float(j.dev_fusion_weight))
+    zero_shot = evaluator(model, tuple(j.heads)) if evaluator is not None and not resuming else None  # on dev
     module = BiEncoderModule(model, instantiate(j.loss), heads=tuple(j.heads), evaluator=evaluator,
                              **OmegaConf.to_container(j.module, resolve=True))
     dm = GroupDataModule(_dataset(train, negatives, int(j.group_size), int(cfg.seed)),
@@ -179,7 +181,8 @@ def train_joint(cfg: DictConfig, run_dir: Path, train: RetrievalSet, dev: Retrie
     if _rank() == 0:  # under DDP every rank trained the same weights; one writes them
         model.save_pretrained(out_dir, max_seq_length=int(j.eval_doc_max_length))
     summary = {"train": res["speed"], "best_dev_ndcg@10": res["best_score"], "steps": res["global_step"],
-               "seconds": round(time.time() - t0, 1), "mlm_warmup_loss": mlm_losses[:1] + mlm_losses[-1:],
+               "dev_before_training": zero_shot, "seconds": round(time.time() - t0, 1),
+               "mlm_warmup_loss": mlm_losses[:1] + mlm_losses[-1:],
                "negatives_per_query": float(np.mean([len(v) for v in negatives.values()])) if negatives else 0.0}
     if _rank() == 0:
         summary_path.write_text(json.dumps(summary, indent=2))

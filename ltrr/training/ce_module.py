@@ -10,6 +10,7 @@ import torch
 
 from ltrr.training.optim import adamw_linear
 log = logging.getLogger(__name__)
+HEAD_PREFIXES = ("model.classifier", "model.bert.pooler", "classifier", "bert.pooler")
 
 
 def cross_collate(tokenize: Callable) -> Callable:
@@ -36,12 +37,16 @@ class CrossEncoderModule(L.LightningModule):
         ``evaluator(model) -> dict`` with ``rerank/ndcg@10`` on dev candidates.
     dropout : bool
         Train with dropout (off by default, as for :class:`~ltrr.training.bi_module.BiEncoderModule`).
+    head_lr : float, optional
+        Learning rate of the score head (classifier and pooler). A backbone taken from a bi-encoder has a fresh
+        classifier over an untrained [CLS] pooler; at the backbone's rate it barely moves in a short run (on
+        SciFact, 45 steps at 2e-5 left the listwise loss at ln 4).
     """
 
     def __init__(self, model, loss, lr: float = 2e-5, weight_decay: float = 0.01, warmup_ratio: float = 0.1,
-                 evaluator: Callable | None = None, dropout: bool = False) -> None:
+                 evaluator: Callable | None = None, dropout: bool = False, head_lr: float | None = None) -> None:
         super().__init__()
-        self.dropout = dropout
+        self.dropout, self.head_lr = dropout, head_lr
         self.model, self.loss, self.evaluator = model, loss, evaluator
         self.lr, self.weight_decay, self.warmup_ratio = lr, weight_decay, warmup_ratio
 
@@ -70,4 +75,4 @@ class CrossEncoderModule(L.LightningModule):
 
     def configure_optimizers(self):
         return adamw_linear(self.model, self.lr, self.weight_decay, self.warmup_ratio,
-                            self.trainer.estimated_stepping_batches)
+                            self.trainer.estimated_stepping_batches, HEAD_PREFIXES, self.head_lr)

@@ -211,9 +211,11 @@ def plot(curve: list[dict], path: Path) -> None:
 
 
 def table(out: dict) -> None:
+    """Print the systems; the issue's targets (SciFact test nDCG@10) only for SciFact's test split."""
+    targets = TARGETS if out["data"] == "scifact/test" else {}
     rows = [f"{'system':<24}{'nDCG@10':>9}{'R@100':>8}{'target':>8}{'ratio':>7}"]
     for name, m in out["systems"].items():
-        t = TARGETS.get(name)
+        t = targets.get(name)
         target = f"{t:.2f}" if t else "-"
         ratio = f"{m['ndcg@10'] / t:.3f}" if t else "-"
         rows.append(f"{name:<24}{m['ndcg@10']:>9.4f}{m['recall@100']:>8.4f}{target:>8}{ratio:>7}")

@@ -10,7 +10,7 @@ If ``RUN/metrics.json`` is missing, the encoder job is run first (``train.py exp
 run). Evaluation is on ``--split`` (a qrels split of the folder, or ``holdout``: the queries the job set aside).
 Training never sees these queries; the fusion weight comes from the job's dev split. Cross-encoder scores are cached
 in ``RUN/bench/`` so an interrupted benchmark resumes. Writes ``--out`` (``systems``, ``train``, ``sparsity``) and a
-plot of the FLOPS / effectiveness trade-off next to it.
+plot of the FLOPS / effectiveness trade-off next to it; ``--show FILE.json`` prints the table of an earlier run.
 """
 
 from __future__ import annotations
@@ -75,6 +75,9 @@ def prune(x: sp.csr_matrix, k: int | None) -> sp.csr_matrix:
 
 
 def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--show":  # print the table of an earlier --out file
+        table(json.loads(Path(sys.argv[2]).read_text()))
+        return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, required=True)
     ap.add_argument("--run", type=Path, required=True)
@@ -211,22 +214,23 @@ def plot(curve: list[dict], path: Path) -> None:
 
 
 def table(out: dict) -> None:
-    """Print the systems; the issue's targets (SciFact test nDCG@10) only for SciFact's test split."""
+    """Print the systems as a markdown table (the README's); targets (SciFact test nDCG@10) only for SciFact test."""
     targets = TARGETS if out["data"] == "scifact/test" else {}
-    rows = [f"{'system':<24}{'nDCG@10':>9}{'R@100':>8}{'target':>8}{'ratio':>7}"]
+    cols = ["ndcg@10", "mrr@10", "recall@10", "recall@100"]
+    rows = ["| system | " + " | ".join(cols) + " | target nDCG@10 | ratio |", "|---" * (len(cols) + 3) + "|"]
     for name, m in out["systems"].items():
         t = targets.get(name)
-        target = f"{t:.2f}" if t else "-"
-        ratio = f"{m['ndcg@10'] / t:.3f}" if t else "-"
-        rows.append(f"{name:<24}{m['ndcg@10']:>9.4f}{m['recall@100']:>8.4f}{target:>8}{ratio:>7}")
-    tr = out["train"].get("joint") or {}
-    if tr:
-        rows.append(f"joint training: {tr.get('examples_per_s', 0):.1f} examples/s, peak {tr.get('peak_memory_mb', 0):.0f} MB, "
-                    f"epochs {tr.get('seconds_per_epoch')} s on {tr.get('device')}")
-    tc = out["train"].get("cross") or {}
-    if tc:
-        rows.append(f"cross-encoder training: {tc.get('examples_per_s', 0):.1f} queries/s, peak "
-                    f"{tc.get('peak_memory_mb', 0):.0f} MB, epochs {tc.get('seconds_per_epoch')} s")
+        rows.append(f"| {name} | " + " | ".join(f"{m[c]:.4f}" for c in cols)
+                    + (f" | {t:.2f} | {m['ndcg@10'] / t:.3f} |" if t else " | | |"))
+    for stage in ("joint", "cross"):
+        tr = out["train"].get(stage) or {}
+        if tr:
+            rows.append(f"\n{stage}: {tr.get('examples_per_s', 0):.2f} examples/s, peak {tr.get('peak_memory_mb', 0):.0f} MB, "
+                        f"seconds per epoch {tr.get('seconds_per_epoch')} on {tr.get('device')}")
+    head = out["sparsity"]["headline"]
+    for c in out["sparsity"]["curve"]:
+        if c["doc_top_k"] == head["doc_top_k"] and c["query_top_k"] == head["query_top_k"]:
+            rows.append(f"splade non-zeros: documents {c['l0_d']:.1f}, queries {c['l0_q']:.1f}, FLOPS {c['flops']:.2f}")
     print("\n".join(rows))
 
 

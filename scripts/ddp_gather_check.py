@@ -104,6 +104,7 @@ def worker(rank: int, args: argparse.Namespace, port: int, tmp: str) -> None:
         torch.save({"loss": loss.item(), "grad_q": q.grad, "grad_d": d.grad, "targets": targets,
                     "align_targets": align_targets, "align_argmax": align_scores.argmax(dim=1)},
                    Path(tmp) / f"rank{rank}.pt")
+        dist.barrier()                                                 # no rank tears down while another still talks
     finally:
         dist.destroy_process_group()
 
@@ -143,7 +144,14 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             port = free_port()
             log.info("spawning %d gloo ranks on 127.0.0.1:%d", args.world_size, port)
-            mp.spawn(worker, args=(args, port, tmp), nprocs=args.world_size, join=True)
+            try:
+                mp.spawn(worker, args=(args, port, tmp), nprocs=args.world_size, join=True)
+            except mp.ProcessExitedException:
+                # gloo occasionally aborts in process-group teardown ("terminate called without an active
+                # exception") after every rank has saved its results; only a missing result is a failure
+                if not all((Path(tmp) / f"rank{r}.pt").exists() for r in range(args.world_size)):
+                    raise
+                log.warning("a rank aborted during teardown after saving its results; comparing them")
             ranks = [torch.load(Path(tmp) / f"rank{r}.pt") for r in range(args.world_size)]
         report["checks"] = compare(args, reference(args), ranks)
         report["passed"] = all(c["passed"] for c in report["checks"].values())

@@ -9,6 +9,7 @@ uninterrupted run.
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +98,12 @@ def fit_stage(module: L.LightningModule, datamodule: L.LightningDataModule, out_
     ckpt = str(last) if resume and last.exists() else None
     if ckpt:
         log.info("resuming from %s", ckpt)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt)
+    with warnings.catch_warnings():
+        # The resume point lives in the data module's state (ltrr.training.data), not in a stateful DataLoader, and
+        # modules start in eval mode on purpose (the modules set train/eval themselves): both warnings are noise.
+        warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*")
+        warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode at the start of training.*")
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt)
     trainer.save_checkpoint(last)
     out = {"speed": speed.summary, "global_step": int(trainer.global_step), "best_path": None, "best_score": None}
     if best is not None and best.best_model_path:

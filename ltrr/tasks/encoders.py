@@ -115,6 +115,21 @@ def first_stage_runs(data: RetrievalSet, qids: list[str], model, enc: DictConfig
     return runs
 
 
+def _union(train: RetrievalSet, dev: RetrievalSet) -> RetrievalSet:
+    """Train and dev queries together (mining covers both; the dev split only ever scores models)."""
+    return RetrievalSet({**train.queries, **dev.queries}, train.docs, {**train.qrels, **dev.qrels}, train.name)
+
+
+def _fit(cfg: DictConfig, run_dir: Path, stage: str, module, dm, stage_cfg: DictConfig, evaluate: bool) -> dict:
+    """One Lightning stage with the job's trainer, checkpoint, logging and resume settings."""
+    return fit_stage(module, dm, run_dir / "checkpoints" / stage,
+                     trainer_kwargs=OmegaConf.to_container(cfg.trainer, resolve=True)
+                     | {"max_epochs": int(stage_cfg.max_epochs)},
+                     val_check_interval=int(stage_cfg.val_check_interval) if evaluate else None,
+                     patience=stage_cfg.patience, ckpt_every=int(cfg.ckpt_every), loggers=_loggers(cfg, run_dir, stage),
+                     resume=bool(cfg.resume), progress=bool(cfg.progress))
+
+
 def _mine(data: RetrievalSet, runs: dict, weights: dict, m: DictConfig) -> dict[str, list[str]]:
     fused = ids(fuse_runs(runs, weights, k=int(m.depth) * 3))
     return mine_negatives(fused, {q: data.positives(q) for q in data.qrels}, data.text, depth=int(m.depth),
@@ -143,7 +158,7 @@ def train_joint(cfg: DictConfig, run_dir: Path, train: RetrievalSet, dev: Retrie
     if cfg.resume and neg_path.exists():
         negatives = json.loads(neg_path.read_text())
     else:
-        both = RetrievalSet({**train.queries, **dev.queries}, train.docs, {**train.qrels, **dev.qrels}, train.name)
+        both = _union(train, dev)
         runs = first_stage_runs(both, qids, model, j, int(cfg.mining.k), bool(cfg.progress),
                                 run_dir / "index_zero_shot")
         negatives = _mine(both, runs, {"bm25": 0.5, "dense": 0.5}, cfg.mining)
@@ -173,11 +188,7 @@ def train_joint(cfg: DictConfig, run_dir: Path, train: RetrievalSet, dev: Retrie
                          bi_collate(model.tokenize, int(j.query_max_length), int(j.doc_max_length)),
                          int(j.batch_size), int(cfg.seed), one_item_loader if evaluator else None)
     t0 = time.time()
-    res = fit_stage(module, dm, run_dir / "checkpoints" / "joint",
-                    trainer_kwargs=OmegaConf.to_container(cfg.trainer, resolve=True) | {"max_epochs": int(j.max_epochs)},
-                    val_check_interval=int(j.val_check_interval) if evaluator else None, patience=j.patience,
-                    ckpt_every=int(cfg.ckpt_every), loggers=_loggers(cfg, run_dir, "joint"), resume=bool(cfg.resume),
-                    progress=bool(cfg.progress))
+    res = _fit(cfg, run_dir, "joint", module, dm, j, evaluator is not None)
     if _rank() == 0:  # under DDP every rank trained the same weights; one writes them
         model.save_pretrained(out_dir, max_seq_length=int(j.eval_doc_max_length))
     summary = {"train": res["speed"], "best_dev_ndcg@10": res["best_score"], "steps": res["global_step"],
@@ -197,12 +208,18 @@ def _load_index(folder: Path) -> ExactIndex:
     return ExactIndex(doc_ids, dense, sparse)
 
 
-def encode_corpus(cfg: DictConfig, run_dir: Path, data: RetrievalSet) -> ExactIndex:
-    """Stage 4: the trained joint model over the whole corpus, cached in ``index/`` (rank 0 encodes under DDP)."""
+def load_trained(run_dir: Path):
+    """The exported joint encoder (on the GPU when there is one)."""
     import torch
 
     from ltrr.encoders.joint import JointEncoder
 
+    model = JointEncoder.from_pretrained(str(run_dir / "models" / "joint"))
+    return model.cuda() if torch.cuda.is_available() else model
+
+
+def encode_corpus(cfg: DictConfig, model, run_dir: Path, data: RetrievalSet) -> ExactIndex:
+    """Stage 4: the trained joint model over the whole corpus, cached in ``index/`` (rank 0 encodes under DDP)."""
     folder, j = run_dir / "index", cfg.joint
     if _rank() != 0:
         _barrier()
@@ -210,9 +227,6 @@ def encode_corpus(cfg: DictConfig, run_dir: Path, data: RetrievalSet) -> ExactIn
     if cfg.resume and (folder / "doc_ids.json").exists():
         _barrier()
         return _load_index(folder)
-    model = JointEncoder.from_pretrained(str(run_dir / "models" / "joint"))
-    if torch.cuda.is_available():
-        model = model.cuda()
     doc_ids = list(data.docs)
     reps = encode_joint(model, [data.text(d) for d in doc_ids], int(j.eval_doc_max_length), int(j.eval_batch_size),
                         tuple(j.heads), top_k=j.get("doc_top_k"), progress=bool(cfg.progress), desc="encode corpus")
@@ -226,20 +240,16 @@ def encode_corpus(cfg: DictConfig, run_dir: Path, data: RetrievalSet) -> ExactIn
     return ExactIndex(doc_ids, reps.get("dense"), reps.get("sparse"))
 
 
-def trained_runs(cfg: DictConfig, run_dir: Path, index: ExactIndex, queries: dict[str, str], k: int) -> dict:
-    """Dense, sparse and fused runs of the trained model for ``queries`` (the fusion weight from dev)."""
-    from ltrr.encoders.joint import JointEncoder
-
+def trained_runs(cfg: DictConfig, model, index: ExactIndex, queries: dict[str, str], k: int) -> dict:
+    """Each trained head's run for ``queries`` over the corpus index."""
     j = cfg.joint
-    model = JointEncoder.from_pretrained(str(run_dir / "models" / "joint"))
     qids = list(queries)
     reps = encode_joint(model, [queries[q] for q in qids], int(j.query_max_length), int(j.eval_batch_size), tuple(j.heads))
-    runs = {h: index.search(h, reps[h], qids, k) for h in j.heads}
-    return runs
+    return {h: index.search(h, reps[h], qids, k) for h in j.heads}
 
 
 def train_cross(cfg: DictConfig, run_dir: Path, train: RetrievalSet, dev: RetrievalSet, index: ExactIndex,
-                fusion_weight: float) -> dict:
+                first_stage, fusion_weight: float) -> dict:
     """Stage 5: mine from the trained first stage, train the cross-encoder, export it."""
     from ltrr.training.ce_module import CrossEncoderModule, cross_collate
 
@@ -247,11 +257,10 @@ def train_cross(cfg: DictConfig, run_dir: Path, train: RetrievalSet, dev: Retrie
     summary_path = run_dir / "partial" / "cross.json"
     if cfg.resume and summary_path.exists():
         return json.loads(summary_path.read_text())
-    both = {**train.queries, **dev.queries}
-    runs = trained_runs(cfg, run_dir, index, both, int(cfg.mining.k))
+    allq = _union(train, dev)
+    runs = trained_runs(cfg, first_stage, index, allq.queries, int(cfg.mining.k))
     weights = {"dense": 1 - fusion_weight, "sparse": fusion_weight} if len(runs) == 2 else {h: 1.0 for h in runs}
     fused = fuse_runs(runs, weights, k=max(int(cfg.mining.k), int(c.top_n)))
-    allq = RetrievalSet(both, train.docs, {**train.qrels, **dev.qrels}, train.name)
     negatives = mine_negatives(ids(fused), {q: allq.positives(q) for q in allq.qrels}, allq.text,
                                depth=int(cfg.mining.depth), skip_top=int(cfg.mining.skip_top),
                                dup_jaccard=float(cfg.mining.dup_jaccard))
@@ -261,11 +270,7 @@ def train_cross(cfg: DictConfig, run_dir: Path, train: RetrievalSet, dev: Retrie
     dm = GroupDataModule(_dataset(train, negatives, int(c.group_size), int(cfg.seed)), cross_collate(model.tokenize),
                          int(c.batch_size), int(cfg.seed), one_item_loader if evaluator else None)
     t0 = time.time()
-    res = fit_stage(module, dm, run_dir / "checkpoints" / "cross",
-                    trainer_kwargs=OmegaConf.to_container(cfg.trainer, resolve=True) | {"max_epochs": int(c.max_epochs)},
-                    val_check_interval=int(c.val_check_interval) if evaluator else None, patience=c.patience,
-                    ckpt_every=int(cfg.ckpt_every), loggers=_loggers(cfg, run_dir, "cross"), resume=bool(cfg.resume),
-                    progress=bool(cfg.progress))
+    res = _fit(cfg, run_dir, "cross", module, dm, c, evaluator is not None)
     if _rank() == 0:
         model.save_pretrained(out_dir)
     summary = {"train": res["speed"], "best_dev_ndcg@10": res["best_score"], "steps": res["global_step"],
@@ -307,18 +312,19 @@ def train_encoders(cfg: DictConfig, run_dir: Path | str) -> dict:
     out = {"data": {"name": data.name, "train_queries": len(train.qrels), "dev_queries": len(dev.qrels),
                     "holdout_queries": len(holdout.qrels), "docs": len(data.docs)}}
     out["joint"] = train_joint(ecfg, run_dir, train, dev)
-    index = encode_corpus(ecfg, run_dir, data)
+    trained = load_trained(run_dir)
+    index = encode_corpus(ecfg, trained, run_dir, data)
     out["index"] = {"bytes": index.nbytes(), "docs": len(index.doc_ids)}
     if index.sparse is not None:
         out["index"]["sparse_l0_d"] = float(index.sparse.getnnz(axis=1).mean())
     w = float(ecfg.joint.dev_fusion_weight)
     if dev.qrels and len(ecfg.joint.heads) == 2:
-        runs = trained_runs(ecfg, run_dir, index, dev.queries, 100)
+        runs = trained_runs(ecfg, trained, index, dev.queries, 100)
         w, score = tune_fusion_weight(runs["dense"], runs["sparse"], dev.qrels, mean_ir_metrics)
         out["fusion"] = {"sparse_weight": w, "dev_ndcg@10": score}
         log.info("fusion weight (sparse share) %.2f tuned on dev: nDCG@10 %.4f", w, score)
     if ecfg.cross.enabled:
-        out["cross"] = train_cross(ecfg, run_dir, train, dev, index, w)
+        out["cross"] = train_cross(ecfg, run_dir, train, dev, index, trained, w)
     if _rank() == 0:
         (run_dir / "metrics.json").write_text(json.dumps(out, indent=2))
     log.info("models in %s", run_dir / "models")

@@ -10,11 +10,10 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Sequence
 
-import lightning as L
 import torch
 
 from ltrr.losses import FLOPS, L1Sparsity, QuadraticWarmup, contrastive_scores, sparsity_stats
-from ltrr.training.optim import adamw_linear
+from ltrr.training.optim import FineTuneModule
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +33,7 @@ def bi_collate(tokenize: Callable, query_max_length: int, doc_max_length: int, k
     return collate
 
 
-class BiEncoderModule(L.LightningModule):
+class BiEncoderModule(FineTuneModule):
     """Trains a :class:`~ltrr.encoders.joint.JointEncoder`.
 
     Parameters
@@ -62,8 +61,7 @@ class BiEncoderModule(L.LightningModule):
     evaluator : callable, optional
         ``evaluator(model) -> dict`` of dev metrics, run in the validation loop.
     dropout : bool
-        Train with dropout (``model.train()``). Off by default: pretrained checkpoints load in eval mode, and
-        fine-tuning runs without dropout are deterministic given the data order.
+        Train with dropout (see :class:`~ltrr.training.optim.FineTuneModule`).
     """
 
     def __init__(self, model, loss, heads: Sequence[str] = ("dense", "sparse"), lr: float = 2e-5,
@@ -71,14 +69,12 @@ class BiEncoderModule(L.LightningModule):
                  lambda_d: float = 1e-4, query_reg: str = "flops", reg_warmup_steps: int = 1000, gather: bool = False,
                  distill_start_step: int = 0, teacher=None, distill_loss=None, distill_weight: float = 1.0,
                  evaluator: Callable | None = None, dropout: bool = False) -> None:
-        super().__init__()
-        self.dropout = dropout
+        super().__init__(model, lr, weight_decay, warmup_ratio, dropout)
         if query_reg not in ("flops", "l1"):
             raise ValueError(f"query_reg must be 'flops' or 'l1', got {query_reg!r}")
         if not set(heads) <= {"dense", "sparse"} or not heads:
             raise ValueError(f"heads must be a non-empty subset of ('dense', 'sparse'), got {heads}")
-        self.model, self.loss, self.heads = model, loss, tuple(heads)
-        self.lr, self.weight_decay, self.warmup_ratio = lr, weight_decay, warmup_ratio
+        self.loss, self.heads = loss, tuple(heads)
         self.q_reg = FLOPS() if query_reg == "flops" else L1Sparsity()
         self.d_reg = FLOPS()
         self.lambda_q, self.lambda_d = QuadraticWarmup(lambda_q, reg_warmup_steps), QuadraticWarmup(lambda_d, reg_warmup_steps)
@@ -87,12 +83,6 @@ class BiEncoderModule(L.LightningModule):
         if teacher is not None:
             teacher.requires_grad_(False)
         self.evaluator = evaluator
-
-    def on_train_start(self) -> None:
-        self.model.train(self.dropout)
-
-    def on_validation_end(self) -> None:
-        self.model.train(self.dropout)
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         g = int(batch["group_size"])
@@ -149,7 +139,3 @@ class BiEncoderModule(L.LightningModule):
         self.log_dict({f"dev/{k}": float(v) for k, v in metrics.items()}, batch_size=1, sync_dist=False)
         main = "fusion/ndcg@10" if "fusion/ndcg@10" in metrics else f"{self.heads[0]}/ndcg@10"
         self.log("dev/ndcg@10", float(metrics[main]), prog_bar=True, batch_size=1)
-
-    def configure_optimizers(self):
-        return adamw_linear(self.model, self.lr, self.weight_decay, self.warmup_ratio,
-                            self.trainer.estimated_stepping_batches)

@@ -33,7 +33,8 @@ class SpeedMonitor(L.Callback):
 
     def __init__(self) -> None:
         self.examples, self.train_s, self.epoch_s, self.summary = 0, 0.0, [], {}
-        self._t = self._epoch_t = None
+        self._t = self._v = self._epoch_t = None
+        self._val_in_epoch = 0.0
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         self._epoch_t = time.perf_counter()
@@ -51,7 +52,7 @@ class SpeedMonitor(L.Callback):
         self._v = time.perf_counter()
 
     def on_validation_end(self, trainer, pl_module) -> None:
-        if getattr(self, "_val_in_epoch", None) is not None and hasattr(self, "_v"):
+        if self._v is not None:
             self._val_in_epoch += time.perf_counter() - self._v
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:

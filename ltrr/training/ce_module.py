@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Sequence
 
-import lightning as L
 import torch
 
-from ltrr.training.optim import adamw_linear
+from ltrr.training.optim import FineTuneModule
 log = logging.getLogger(__name__)
 HEAD_PREFIXES = ("model.classifier", "model.bert.pooler", "classifier", "bert.pooler")
 
@@ -24,7 +23,7 @@ def cross_collate(tokenize: Callable) -> Callable:
     return collate
 
 
-class CrossEncoderModule(L.LightningModule):
+class CrossEncoderModule(FineTuneModule):
     """Trains a :class:`~ltrr.encoders.cross.CrossEncoder`.
 
     Parameters
@@ -45,16 +44,8 @@ class CrossEncoderModule(L.LightningModule):
 
     def __init__(self, model, loss, lr: float = 2e-5, weight_decay: float = 0.01, warmup_ratio: float = 0.1,
                  evaluator: Callable | None = None, dropout: bool = False, head_lr: float | None = None) -> None:
-        super().__init__()
-        self.dropout, self.head_lr = dropout, head_lr
-        self.model, self.loss, self.evaluator = model, loss, evaluator
-        self.lr, self.weight_decay, self.warmup_ratio = lr, weight_decay, warmup_ratio
-
-    def on_train_start(self) -> None:
-        self.model.train(self.dropout)
-
-    def on_validation_end(self) -> None:
-        self.model.train(self.dropout)
+        super().__init__(model, lr, weight_decay, warmup_ratio, dropout, HEAD_PREFIXES, head_lr)
+        self.loss, self.evaluator = loss, evaluator
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         g = int(batch["group_size"])
@@ -72,7 +63,3 @@ class CrossEncoderModule(L.LightningModule):
         metrics = self.evaluator(self.model)
         self.log_dict({f"dev/{k}": float(v) for k, v in metrics.items()}, batch_size=1)
         self.log("dev/ndcg@10", float(metrics["rerank/ndcg@10"]), prog_bar=True, batch_size=1)
-
-    def configure_optimizers(self):
-        return adamw_linear(self.model, self.lr, self.weight_decay, self.warmup_ratio,
-                            self.trainer.estimated_stepping_batches, HEAD_PREFIXES, self.head_lr)

@@ -16,7 +16,8 @@ import scipy.sparse as sp
 import torch
 
 from ltrr.encoders.sparse import dense_to_csr
-from ltrr.indexes.sparse import top_k_dense
+from ltrr.indexes.faiss_index import FaissIndex
+from ltrr.indexes.sparse import SparseIndex
 
 log = logging.getLogger(__name__)
 Run = dict[str, list[tuple[str, float]]]
@@ -79,7 +80,7 @@ def encode_joint(model, texts: Sequence[str], max_length: int, batch_size: int =
 
 @dataclass
 class ExactIndex:
-    """Dense and/or sparse document representations searched exactly.
+    """Dense and/or sparse document representations, searched exactly (faiss ``Flat``, scipy ``SparseIndex``).
 
     Attributes
     ----------
@@ -93,27 +94,21 @@ class ExactIndex:
     sparse: sp.csr_matrix | None = None
 
     def __post_init__(self) -> None:
+        self._indexes: dict = {}
+        if self.dense is not None:
+            self._indexes["dense"] = FaissIndex(self.dense.shape[1], "Flat")
+            self._indexes["dense"].add(self.dense)
         if self.sparse is not None:
-            self._sparse_t = sp.csc_matrix(self.sparse.T)
+            self._indexes["sparse"] = SparseIndex()
+            self._indexes["sparse"].add(self.sparse)
 
-    def search(self, head: str, queries: np.ndarray | sp.csr_matrix, query_ids: Sequence[str], k: int,
-               chunk: int = 256) -> Run:
+    def search(self, head: str, queries: np.ndarray | sp.csr_matrix, query_ids: Sequence[str], k: int) -> Run:
         """Top-``k`` documents per query for ``head`` in {"dense", "sparse"} (positive scores only for sparse)."""
-        run: Run = {}
-        for s in range(0, len(query_ids), chunk):
-            q = queries[s:s + chunk]
-            if head == "dense":
-                scores = q @ self.dense.T
-            elif head == "sparse":
-                scores = np.asarray((q @ self._sparse_t).todense())
-            else:
-                raise ValueError(f"head must be 'dense' or 'sparse', got {head!r}")
-            top_s, top_i = top_k_dense(scores.astype(np.float32) if head == "sparse" else scores + 2.0, k)
-            if head == "dense":
-                top_s = top_s - 2.0  # cosine scores shifted positive for top_k_dense, shifted back
-            for j, qid in enumerate(query_ids[s:s + chunk]):
-                run[qid] = [(self.doc_ids[i], float(v)) for i, v in zip(top_i[j], top_s[j]) if i >= 0]
-        return run
+        if head not in ("dense", "sparse"):
+            raise ValueError(f"head must be 'dense' or 'sparse', got {head!r}")
+        scores, rows = self._indexes[head].search(queries, k)
+        return {qid: [(self.doc_ids[i], float(v)) for i, v in zip(rows[j], scores[j]) if i >= 0]
+                for j, qid in enumerate(query_ids)}
 
     def nbytes(self) -> dict[str, int]:
         """Index bytes per head (float32 dense matrix; CSR data + indices + indptr)."""

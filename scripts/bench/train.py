@@ -32,6 +32,7 @@ import numpy as np  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
 
 from ltrr.data.beir import load_beir  # noqa: E402
+from ltrr.encoders.sparse import prune_rows  # noqa: E402
 from ltrr.eval.offline import mean_metrics, run_metrics  # noqa: E402
 from ltrr.training.retrieval import ExactIndex, encode_joint, fuse_runs, ids  # noqa: E402
 
@@ -66,12 +67,6 @@ def flops(q: sp.csr_matrix, d: sp.csr_matrix) -> float:
     pq = np.asarray((q > 0).mean(axis=0)).ravel()
     pd = np.asarray((d > 0).mean(axis=0)).ravel()
     return float(pq @ pd)
-
-
-def prune(x: sp.csr_matrix, k: int | None) -> sp.csr_matrix:
-    from ltrr.encoders.sparse import prune_rows
-
-    return prune_rows(x, k)
 
 
 def main() -> None:
@@ -133,14 +128,13 @@ def main() -> None:
     curve = []
     for dk in (None, 512, 256, 128, 64, 32):
         for qk in (None, 64, 32, 16):
-            d, q = prune(sparse, dk), prune(qrep["sparse"], qk)
+            d, q = prune_rows(sparse, dk), prune_rows(qrep["sparse"], qk)
             r = ExactIndex(doc_ids, sparse=d).search("sparse", q, qids, 100)
             m = mean_metrics(run_metrics(ids(r), qrels))
             curve.append({"doc_top_k": dk, "query_top_k": qk, "ndcg@10": round(m["ndcg@10"], 4),
                           "l0_d": float(d.getnnz(axis=1).mean()), "l0_q": float(q.getnnz(axis=1).mean()),
                           "flops": flops(q, d)})
             if dk is None and qk is None:
-                runs["splade_full"] = r
                 score("splade:unpruned", ids(r))
             if dk == args.doc_top_k and qk == args.query_top_k:
                 runs["splade"] = r

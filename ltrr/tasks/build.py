@@ -93,7 +93,8 @@ def build_reranker(cfg: DictConfig, docs: Sequence[Doc]) -> CrossEncoderReranker
             raise ValueError(str(exc)) from exc
 
     enc = _named("rerank.encoder", encoder)
-    return _named("rerank", lambda: CrossEncoderReranker(enc, docs, top_n=int(rcfg.top_n)))
+    return _named("rerank", lambda: CrossEncoderReranker(enc, docs, top_n=int(rcfg.top_n),
+                                                          first_stage_weight=float(rcfg.get("first_stage_weight", 0.0))))
 
 
 def build_pipeline(cfg: DictConfig, arms: dict[str, Arm], featurizer: ContextFeaturizer, policy: Policy,

@@ -30,7 +30,8 @@ from ltrr.training.data import GroupDataModule, GroupDataset
 from ltrr.training.dev_eval import JointDevEvaluator, RerankDevEvaluator, dev_corpus
 from ltrr.training.fit import fit_stage, one_item_loader
 from ltrr.training.mining import mine_negatives
-from ltrr.training.retrieval import ExactIndex, encode_joint, fuse_runs, ids, tune_fusion_weight
+from ltrr.training.retrieval import (ExactIndex, encode_joint, fuse_runs, ids, rerank_run, tune_fusion_weight,
+                                    tune_interpolation)
 
 log = logging.getLogger(__name__)
 
@@ -260,10 +261,10 @@ def train_cross(cfg: DictConfig, run_dir: Path, train: RetrievalSet, dev: Retrie
     allq = _union(train, dev)
     runs = trained_runs(cfg, first_stage, index, allq.queries, int(cfg.mining.k))
     weights = {"dense": 1 - fusion_weight, "sparse": fusion_weight} if len(runs) == 2 else {h: 1.0 for h in runs}
-    fused = fuse_runs(runs, weights, k=max(int(cfg.mining.k), int(c.top_n)))
+    depth = int(c.get("mining_depth") or cfg.mining.depth)
+    fused = fuse_runs(runs, weights, k=max(int(cfg.mining.k), int(c.top_n), depth, int(c.get("tune_depth") or 0)))
     negatives = mine_negatives(ids(fused), {q: allq.positives(q) for q in allq.qrels}, allq.text,
-                               depth=int(cfg.mining.depth), skip_top=int(cfg.mining.skip_top),
-                               dup_jaccard=float(cfg.mining.dup_jaccard))
+                               depth=depth, skip_top=int(cfg.mining.skip_top), dup_jaccard=float(cfg.mining.dup_jaccard))
     model = instantiate(c.model)
     evaluator = RerankDevEvaluator(dev.queries, dev.qrels, ids(fused), dev.text, mean_ir_metrics, int(c.top_n)) if dev.qrels else None
     module = CrossEncoderModule(model, instantiate(c.loss), evaluator=evaluator, **OmegaConf.to_container(c.module, resolve=True))
@@ -277,10 +278,24 @@ def train_cross(cfg: DictConfig, run_dir: Path, train: RetrievalSet, dev: Retrie
                "seconds": round(time.time() - t0, 1)}
     if evaluator is not None:
         summary["dev"] = evaluator(model)
+        if int(c.get("tune_depth") or 0) > 0:
+            summary["interpolation"] = tune_rerank(model, {q: fused[q] for q in dev.qrels}, dev, int(c.tune_depth))
     if _rank() == 0:
         summary_path.write_text(json.dumps(summary, indent=2))
     _barrier()
     return summary
+
+
+def tune_rerank(model, first: dict, dev: RetrievalSet, depth: int) -> dict:
+    """Score each dev query's first-stage top ``depth`` with the cross-encoder; tune the first-stage weight."""
+    ce = {q: model.score(dev.queries[q], [dev.text(d) for d, _ in lst[:depth]]).tolist() for q, lst in first.items()}
+    w, score = tune_interpolation(first, ce, dev.qrels, mean_ir_metrics)
+    out = {"depth": depth, "first_stage_weight": w, "dev_ndcg@10": score,
+           "dev_ce_only_ndcg@10": mean_ir_metrics(rerank_run(first, ce), dev.qrels)["ndcg@10"],
+           "dev_first_stage_ndcg@10": mean_ir_metrics(ids(first), dev.qrels)["ndcg@10"]}
+    log.info("reranking the dev top-%d: first stage %.4f, cross-encoder alone %.4f, interpolated (first-stage "
+             "weight %.1f) %.4f", depth, out["dev_first_stage_ndcg@10"], out["dev_ce_only_ndcg@10"], w, score)
+    return out
 
 
 def _check_resume(ecfg: DictConfig, run_dir: Path) -> None:

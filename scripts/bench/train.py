@@ -8,7 +8,8 @@ MiniLM and BM25 from the same run.
 
 If ``RUN/metrics.json`` is missing, the encoder job is run first (``train.py experiment=...``; it resumes a killed
 run). Evaluation is on ``--split`` (a qrels split of the folder, or ``holdout``: the queries the job set aside).
-Training never sees these queries; the fusion weight comes from the job's dev split. Cross-encoder scores are cached
+Training never sees these queries; the fusion weight and the reranker's first-stage weight (``rerank`` interpolates
+the cross-encoder with the fused score; ``rerank:ce-only`` does not) come from the job's dev split. Cross-encoder scores are cached
 in ``RUN/bench/`` so an interrupted benchmark resumes. Writes ``--out`` (``systems``, ``train``, ``sparsity``) and a
 plot of the FLOPS / effectiveness trade-off next to it; ``--show FILE.json`` prints the table of an earlier run.
 """
@@ -34,7 +35,7 @@ import scipy.sparse as sp  # noqa: E402
 from ltrr.data.beir import load_beir  # noqa: E402
 from ltrr.encoders.sparse import prune_rows  # noqa: E402
 from ltrr.eval.offline import mean_metrics, run_metrics  # noqa: E402
-from ltrr.training.retrieval import ExactIndex, encode_joint, fuse_runs, ids  # noqa: E402
+from ltrr.training.retrieval import ExactIndex, encode_joint, fuse_runs, ids, rerank_run  # noqa: E402
 
 log = logging.getLogger("bench.train")
 TARGETS = {"dense": 0.70, "splade": 0.69, "fusion": 0.72, "rerank": 0.74}
@@ -164,8 +165,15 @@ def main() -> None:
                 cache_f.write_text(json.dumps(cache))
         cache_f.parent.mkdir(parents=True, exist_ok=True)
         cache_f.write_text(json.dumps(cache))
-        rerank = {q: [d for d, _ in sorted(cache[q], key=lambda x: -x[1])] for q in qids}
-        score("rerank", rerank)
+        for q in qids:
+            if [d for d, _ in cache[q]] != [d for d, _ in runs["fusion"][q][: args.rerank_top]]:
+                raise SystemExit(f"{cache_f}: cached candidates of query {q} differ from the fused run; delete it")
+        ce_scores = {q: [v for _, v in cache[q]] for q in qids}
+        w_first = float((job.get("cross", {}).get("interpolation") or {}).get("first_stage_weight", 0.0))
+        score("rerank", rerank_run(runs["fusion"], ce_scores, w_first))
+        systems["rerank"]["first_stage_weight_from_dev"] = w_first
+        if w_first > 0:
+            score("rerank:ce-only", rerank_run(runs["fusion"], ce_scores))
         if n_pairs:
             systems["rerank"]["pairs_per_s"] = round(n_pairs / (time.time() - t0), 1)
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from ltrr.encoders.cross import CrossEncoder
-from ltrr.rerank.cross import CrossEncoderReranker
+from ltrr.rerank.cross import CrossEncoderReranker, interpolate_scores
 from ltrr.tasks import build
 from ltrr.tasks.train import train
 from ltrr.types import FusedItem, Query
@@ -61,6 +61,37 @@ def test_unknown_ids_and_bad_top_n_are_named(ce, tiny_world):
         rr.rerank(Query("q", "x"), items)
     with pytest.raises(ValueError, match="top_n"):
         CrossEncoderReranker(ce, tiny_world.docs, top_n=0)
+
+
+class FixedEncoder:
+    model_id = "fixed"
+
+    def __init__(self, scores):
+        self.scores = np.asarray(scores, dtype=np.float32)
+
+    def score(self, query, docs):
+        return self.scores[: len(docs)]
+
+
+def test_interpolation_blends_normalised_scores():
+    ce, first = np.array([0.0, 10.0, 5.0]), np.array([3.0, 1.0, 2.0])
+    np.testing.assert_allclose(interpolate_scores(ce, first, 0.0), ce)
+    np.testing.assert_allclose(interpolate_scores(ce, first, 1.0), [1.0, 0.0, 0.5])
+    np.testing.assert_allclose(interpolate_scores(ce, first, 0.5), [0.5, 0.5, 0.5])
+    np.testing.assert_allclose(interpolate_scores(ce, first, 0.25), [0.25, 0.75, 0.5])
+    with pytest.raises(ValueError, match="first_stage_weight"):
+        interpolate_scores(ce, first, 1.5)
+
+
+def test_first_stage_weight_can_keep_a_strong_first_stage_on_top(tiny_world):
+    items = fused(tiny_world.docs, 4)  # fused scores 1, 1/2, 1/3, 1/4
+    enc = FixedEncoder([0.0, 1.0, 2.0, 3.0])  # the cross-encoder reverses the list
+    ce_only = CrossEncoderReranker(enc, tiny_world.docs, top_n=4).rerank(Query("q", "x"), items)
+    assert [it.doc_id for it in ce_only] == [it.doc_id for it in items[::-1]]
+    mostly_first = CrossEncoderReranker(enc, tiny_world.docs, top_n=4, first_stage_weight=0.9).rerank(Query("q", "x"), items)
+    assert [it.doc_id for it in mostly_first] == [it.doc_id for it in items]
+    with pytest.raises(ValueError, match="first_stage_weight"):
+        CrossEncoderReranker(enc, tiny_world.docs, first_stage_weight=-0.1)
 
 
 def test_pipeline_reorders_only_the_head(tiny_world):

@@ -43,4 +43,7 @@ def test_train_benchmark_on_a_tiny_beir_folder(tmp_path, monkeypatch):
         assert 0 <= m["ndcg@10"] <= 1 and 0 <= m["recall@100"] <= 1
     assert res["train"]["joint"]["examples_per_s"] > 0 and res["train"]["joint"]["peak_memory_mb"] > 0
     assert res["queries"] == 25 and out.with_suffix(".png").exists()
+    assert 0 <= res["systems"]["rerank"]["first_stage_weight_from_dev"] <= 1
+    if res["systems"]["rerank"]["first_stage_weight_from_dev"] > 0:
+        assert "rerank:ce-only" in res["systems"]
     assert any(c["doc_top_k"] == 64 and c["l0_d"] <= 64 for c in res["sparsity"]["curve"])

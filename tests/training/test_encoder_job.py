@@ -33,6 +33,9 @@ def test_job_trains_and_exports(job):
     assert out["joint"]["steps"] > 0 and out["joint"]["train"]["examples_per_s"] > 0
     assert out["cross"]["steps"] > 0 and 0 <= out["cross"]["dev"]["rerank/ndcg@10"] <= 1
     assert 0 <= out["fusion"]["sparse_weight"] <= 1
+    interp = out["cross"]["interpolation"]  # tuned on dev over the top tune_depth
+    assert interp["depth"] == 10 and 0 <= interp["first_stage_weight"] <= 1
+    assert interp["dev_ndcg@10"] >= max(interp["dev_ce_only_ndcg@10"], interp["dev_first_stage_ndcg@10"]) - 1e-9
     assert json.loads((run_dir / "metrics.json").read_text())["data"] == out["data"]
     for sub in ("models/joint/dense", "models/joint/splade", "models/reranker", "index/doc_ids.json",
                 "checkpoints/joint/last.ckpt", "logs/joint/metrics.csv"):

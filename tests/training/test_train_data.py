@@ -6,7 +6,7 @@ import pytest
 from ltrr.data.pairs import RetrievalSet
 from ltrr.training.data import GroupDataset, ResumableBatchSampler
 from ltrr.training.mining import mine_negatives
-from ltrr.training.retrieval import ExactIndex, fuse_runs
+from ltrr.training.retrieval import ExactIndex, fuse_runs, rerank_run, tune_interpolation
 from ltrr.types import Doc
 
 
@@ -78,3 +78,18 @@ def test_exact_index_and_fusion():
                       {"x": 0.5, "y": 0.5})
     assert [d for d, _ in fused["q"]] == ["a", "b", "c"] or [d for d, _ in fused["q"]] == ["b", "a", "c"]
     assert fused["q"][0][1] == pytest.approx(0.5)
+
+
+def test_rerank_run_and_interpolation_tuned_on_given_qrels():
+    first = {"q": [("a", 3.0), ("b", 2.0), ("c", 1.0), ("tail", 0.5)], "r": [("x", 2.0), ("y", 1.0)]}
+    ce = {"q": [0.0, 1.0, 5.0], "r": [0.0, 1.0]}  # the tail is not scored and stays last
+    assert rerank_run(first, ce) == {"q": ["c", "b", "a", "tail"], "r": ["y", "x"]}
+    assert rerank_run(first, ce, 1.0) == {"q": ["a", "b", "c", "tail"], "r": ["x", "y"]}
+
+    def p_at_1(run, qrels):
+        return {"ndcg@10": float(np.mean([run[q][0] in qrels[q] for q in qrels]))}
+
+    w, score = tune_interpolation(first, ce, {"q": {"c": 1}, "r": {"y": 1}}, p_at_1)
+    assert (w, score) == (0.0, 1.0)  # the cross-encoder alone is right; ties go to the smaller weight
+    w, score = tune_interpolation(first, ce, {"q": {"a": 1}, "r": {"x": 1}}, p_at_1)
+    assert score == 1.0 and w >= 0.5

@@ -12,7 +12,7 @@ def test_run_folder_contents(run):
     run_dir, out, _ = run
     saved = json.loads((run_dir / "metrics.json").read_text())
     assert saved == json.loads(json.dumps(out))
-    for policy in ("uniform", "lints"):
+    for policy in ("uniform", "lints", "neural_linear_ts"):
         for key in ("recall_at_budget", "ndcg@10", "cumulative_regret"):
             assert key in saved[policy]
             assert saved[policy]["ci95"][key]["n"] == 2

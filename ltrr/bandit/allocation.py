@@ -64,7 +64,7 @@ class AllocationSpace:
         Returns
         -------
         numpy.ndarray, shape ``(m, n_arms)``
-            Best allocation per sample (ties go to the smaller depth).
+            Best allocation per sample (ties go to the larger depth, so the budget is not left unused).
         """
         m = p.shape[0]
         p = np.maximum.accumulate(np.clip(p, 0.0, 1 - 1e-6), axis=2)
@@ -78,7 +78,7 @@ class AllocationSpace:
             for j, w in enumerate(opt_units):
                 cand = np.full((m, U + 1), np.inf)
                 cand[:, w:] = value[:, : U + 1 - w] + cost[:, k, j: j + 1]
-                better = cand < best - 1e-12
+                better = cand <= best + 1e-12  # ties go to the larger depth: an indifferent model still fills the budget
                 best = np.where(better, cand, best)
                 choice[k] = np.where(better, j, choice[k])
             value = best

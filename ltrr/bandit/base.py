@@ -104,3 +104,40 @@ class Policy(ABC):
 
     def _decision(self, allocation: Sequence[int], propensity: float, **info: Any) -> Decision:
         return Decision(tuple(int(n) for n in allocation), float(propensity), self.name, info)
+
+    def _warmup(self, t: int, initial_pulls: int) -> Decision | None:
+        """Round ``t`` (1-based) of the round-robin warm-up: one arm alone at the largest depth, for
+        ``K · |D| · initial_pulls`` rounds; None once the warm-up is over."""
+        if t > len(self.arms) * len(self.space.depths) * initial_pulls:
+            return None
+        alloc = [0] * len(self.arms)
+        alloc[(t - 1) % len(self.arms)] = self.space.depths[-1]
+        return self._decision(alloc, 1.0, warmup=True)
+
+    def _explore(self, best: Sequence[int], eps_mix: float, **info: Any) -> Decision:
+        """Play ``best``, or with probability ``eps_mix`` a uniformly random allocation, with the exact propensity."""
+        acts = self.space.all()
+        played, explored = tuple(int(v) for v in best), False
+        if self.rng.random() < eps_mix:
+            played, explored = acts[self.rng.integers(len(acts))], True
+        prop = eps_mix / len(acts) + (1 - eps_mix) * float(played == tuple(int(v) for v in best))
+        return self._decision(played, prop, explored=explored, **info)
+
+    def _point_pmf(self, best: Sequence[int], eps_mix: float) -> dict[tuple[int, ...], float]:
+        """Action distribution of :meth:`_explore` (sums to one)."""
+        acts, best = self.space.all(), tuple(int(v) for v in best)
+        return {a: eps_mix / len(acts) + (1 - eps_mix) * (a == best) for a in acts}
+
+
+class PointEstimateMixin:
+    """``select``/``pmf`` for policies that play the knapsack optimum of a point estimate (``sample_probs(x, 1)``)
+    with an ``eps_mix`` uniform floor, after the round-robin warm-up (LinUCB, greedy)."""
+
+    def select(self, context: np.ndarray) -> Decision:
+        self.t += 1
+        return self._warmup(self.t, self.initial_pulls) or \
+            self._explore(self.space.solve(self.sample_probs(context, 1))[0], self.eps_mix)
+
+    def pmf(self, context: np.ndarray, n_samples: int | None = None) -> dict[tuple[int, ...], float]:
+        """Full action distribution after warm-up (sums to one)."""
+        return self._point_pmf(self.space.solve(self.sample_probs(context, 1))[0], self.eps_mix)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ltrr.bandit.base import DepthLabels, Policy
+from ltrr.bandit.base import DepthLabels, PointEstimateMixin, Policy
 from ltrr.bandit.posterior import NIGPosterior
 from ltrr.types import Decision
 
@@ -34,12 +34,17 @@ class LinTSPolicy(Policy):
         Probability of playing a uniformly random allocation.
     initial_pulls : int
         Round-robin warm-up: each arm alone at the largest depth, this many times per arm x depth.
+    noise_posterior : bool
+        True: the noise variance is drawn from its inverse-gamma posterior (Riquelme's LinFullPost); False: fixed
+        at 1, ``β̃ ~ N(μ, Λ⁻¹)`` (obp's LinTS).
     name : str
     """
 
     def __init__(self, *args, lam: float = 1.0, a0: float = 6.0, b0: float = 1.0, n_samples: int = 100,
-                 eps_mix: float = 0.02, initial_pulls: int = 1, name: str = "lints", **kwargs) -> None:
+                 eps_mix: float = 0.02, initial_pulls: int = 1, noise_posterior: bool = True, name: str = "lints",
+                 **kwargs) -> None:
         super().__init__(*args, name=name, **kwargs)
+        self.noise_posterior = bool(noise_posterior)
         if not 0 <= eps_mix <= 1:
             raise ValueError(f"eps_mix must be in [0, 1], got {eps_mix}")
         if n_samples < 1:
@@ -56,16 +61,14 @@ class LinTSPolicy(Policy):
 
     def sample_probs(self, context: np.ndarray, m: int) -> np.ndarray:
         """Sampled hit probabilities, shape ``(m, n_arms, n_depths)``."""
-        beta = self.post.sample(m, self.rng)
+        beta = self.post.sample(m, self.rng, None if self.noise_posterior else 1.0)
         return (beta @ np.asarray(context, dtype=float)).reshape(m, len(self.arms), self.n_depths)
 
     def select(self, context: np.ndarray) -> Decision:
         self.t += 1
-        warm = len(self.arms) * self.n_depths * self.initial_pulls
-        if self.t <= warm:
-            alloc = [0] * len(self.arms)
-            alloc[(self.t - 1) % len(self.arms)] = self.space.depths[-1]
-            return self._decision(alloc, 1.0, warmup=True)
+        warm = self._warmup(self.t, self.initial_pulls)
+        if warm is not None:
+            return warm
         allocs = self.space.solve(self.sample_probs(context, self.n_samples + 1))
         played, explored = allocs[0], False
         if self.rng.random() < self.eps_mix:
@@ -100,3 +103,35 @@ class LinTSPolicy(Policy):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.t = int(state["t"])
         self.post.load_state_dict(state)
+
+
+class LinUCBPolicy(PointEstimateMixin, LinTSPolicy):
+    """LinUCB per (arm, depth) on the raw context with the same knapsack oracle: each cell scores
+    ``μᵀx + alpha · sqrt(xᵀ Λ⁻¹ x)``; the optimum is played, or a uniformly random allocation with probability
+    ``eps_mix`` (the propensity floor).
+
+    Parameters
+    ----------
+    *args, **kwargs
+        See :class:`LinTSPolicy` (``a0``, ``b0`` and ``n_samples`` are unused).
+    alpha : float
+        Width of the confidence bonus (BANDIT.md grid: 0.1, 0.5, 1, 2).
+    """
+
+    def __init__(self, *args, alpha: float = 1.0, name: str = "linucb", **kwargs) -> None:
+        if alpha < 0:
+            raise ValueError(f"alpha must be >= 0, got {alpha}")
+        self.alpha = float(alpha)
+        super().__init__(*args, name=name, **kwargs)
+
+    def ucb(self, context: np.ndarray) -> np.ndarray:
+        """Optimistic hit probabilities, shape ``(n_arms, n_depths)``."""
+        x = np.asarray(context, dtype=float)
+        blocks = np.arange(self.post.n_blocks)
+        phi = np.broadcast_to(x, (len(blocks), len(x)))
+        score = self.post.mu @ x + self.alpha * np.sqrt(self.post.variance(phi, blocks))
+        return score.reshape(len(self.arms), self.n_depths)
+
+    def sample_probs(self, context: np.ndarray, m: int) -> np.ndarray:
+        return np.broadcast_to(self.ucb(context), (m, len(self.arms), self.n_depths))
+

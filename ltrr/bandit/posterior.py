@@ -51,6 +51,29 @@ class NIGPosterior:
         np.add.at(self.n, blocks, w)
         self._refresh(np.unique(blocks))
 
+    def rebuild(self, blocks: np.ndarray, z: np.ndarray, y: np.ndarray, w: np.ndarray | float = 1.0) -> None:
+        """Replace the statistics by those of the given observations (after a representation change).
+
+        Parameters
+        ----------
+        blocks, z, y, w
+            As for :meth:`update`; one grouped matrix product per block instead of per-row outer products.
+        """
+        w = np.broadcast_to(np.asarray(w, dtype=float), y.shape)
+        z, y = np.asarray(z, dtype=float), np.asarray(y, dtype=float)
+        self.zz = np.zeros_like(self.zz)
+        self.zy = np.zeros_like(self.zy)
+        self.yy = np.zeros_like(self.yy)
+        self.n = np.zeros_like(self.n)
+        for b in np.unique(blocks):
+            sel = blocks == b
+            zb, yb, wb = z[sel], y[sel], w[sel]
+            self.zz[b] = zb.T @ (wb[:, None] * zb)
+            self.zy[b] = zb.T @ (wb * yb)
+            self.yy[b] = float(wb @ (yb * yb))
+            self.n[b] = float(wb.sum())
+        self._refresh()
+
     def _refresh(self, blocks: np.ndarray | None = None) -> None:
         idx = np.arange(self.n_blocks) if blocks is None else blocks
         if blocks is None:
@@ -71,18 +94,43 @@ class NIGPosterior:
         quad = np.einsum("bi,bij,bj->b", mu, prec, mu)
         self.b[idx] = np.maximum(self.b0 + 0.5 * (self.yy[idx] - quad), 1e-9)
 
-    def sample(self, m: int, rng: np.random.Generator) -> np.ndarray:
+    def sample(self, m: int, rng: np.random.Generator, sigma2: float | None = None) -> np.ndarray:
         """Draw ``m`` coefficient sets per block.
+
+        Parameters
+        ----------
+        m : int
+        rng : numpy.random.Generator
+        sigma2 : float, optional
+            A fixed noise variance instead of the inverse-gamma draw (obp-style LinTS: ``β̃ ~ N(μ, Λ⁻¹)`` at 1).
 
         Returns
         -------
         numpy.ndarray, shape ``(m, n_blocks, dim)``
             ``β̃ = μ + σ̃ L⁻ᵀ ε`` with ``Λ = L Lᵀ`` and ``σ̃² ~ InvGamma(a, b)``.
         """
-        sigma2 = self.b / rng.gamma(self.a, 1.0, size=(m, self.n_blocks))  # InvGamma(a, scale=b)
+        if sigma2 is None:
+            sigma2 = self.b / rng.gamma(self.a, 1.0, size=(m, self.n_blocks))  # InvGamma(a, scale=b)
+        else:
+            sigma2 = np.full((m, self.n_blocks), float(sigma2))
         eps = rng.standard_normal((m, self.n_blocks, self.dim))
         noise = np.einsum("bij,mbj->mbi", self.cov_root, eps)
         return self.mu[None] + np.sqrt(sigma2)[..., None] * noise
+
+    def variance(self, phi: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+        """``φᵀ Λ⁻¹ φ`` per row (the LinUCB width before the noise scale).
+
+        Parameters
+        ----------
+        phi : numpy.ndarray, shape ``(n, dim)``
+        blocks : numpy.ndarray of int, shape ``(n,)``
+
+        Returns
+        -------
+        numpy.ndarray, shape ``(n,)``
+        """
+        v = np.einsum("nji,nj->ni", self.cov_root[blocks], phi)  # (L⁻ᵀ)ᵀ φ
+        return np.einsum("ni,ni->n", v, v)
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Sufficient statistics."""

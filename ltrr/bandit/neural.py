@@ -1,0 +1,314 @@
+"""Neural-linear Thompson sampling over allocations (Riquelme et al. 2018, adapted to semi-bandit depth labels).
+
+A small network ``g_θ([x ; e_k ; ψ(d)])`` maps the context, the arm descriptor and the depth to a representation
+``z``; Bayesian linear heads with a Normal-Inverse-Gamma posterior over ``φ(z)`` predict the hit probability
+``p_{k,d}(x) = P(rank_k(i*) <= d | x)``. Each round draws one posterior sample, solves the allocation knapsack
+exactly and plays it (with an ``eps_mix`` uniform floor so that every allocation keeps a propensity). The network is
+retrained every ``train_every`` rounds on the label buffer, after which every buffered label is re-embedded and the
+posterior statistics are rebuilt from scratch (BANDIT.md §1-2).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from ltrr.bandit.base import DepthLabels, PointEstimateMixin, Policy
+from ltrr.bandit.posterior import NIGPosterior
+from ltrr.types import Decision
+
+log = logging.getLogger(__name__)
+HEAD_MODES = ("per_arm", "shared", "hybrid")
+LR_MODES = ("faithful", "reset")
+
+
+class _Net(torch.nn.Module):
+    """ReLU MLP trunk ``z = g(input)`` and a per-arm linear training head ``w_kᵀz + c_k``."""
+
+    def __init__(self, n_in: int, hidden: Sequence[int], n_arms: int, init_scale: float, gen: torch.Generator):
+        super().__init__()
+        layers: list[torch.nn.Module] = []
+        prev = n_in
+        for h in hidden:
+            layers += [torch.nn.Linear(prev, h), torch.nn.ReLU()]
+            prev = h
+        self.trunk = torch.nn.Sequential(*layers)
+        self.head = torch.nn.Linear(prev, n_arms)
+        with torch.no_grad():
+            for prm in self.parameters():  # U(-s, s) as in the reference
+                prm.copy_(torch.rand(prm.shape, generator=gen) * 2 * init_scale - init_scale)
+
+    def forward(self, inp: torch.Tensor, arm: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        z = self.trunk(inp)
+        return z, self.head(z).gather(1, arm[:, None])[:, 0]
+
+
+class _Buffer:
+    """FIFO store of labelled cells: network input row, arm index, label and weight (at most ``cap`` cells)."""
+
+    def __init__(self, n_in: int, cap: int) -> None:
+        self.cap, self.size, self.head = cap, 0, 0
+        self.inp = np.zeros((cap, n_in), dtype=np.float32)
+        self.arm = np.zeros(cap, dtype=np.int64)
+        self.y = np.zeros(cap)
+        self.w = np.zeros(cap)
+
+    def add(self, inp: np.ndarray, arm: np.ndarray, y: np.ndarray, w: np.ndarray) -> None:
+        for i in range(len(y)):
+            j = self.head
+            self.inp[j], self.arm[j], self.y[j], self.w[j] = inp[i], arm[i], y[i], w[i]
+            self.head = (self.head + 1) % self.cap
+            self.size = min(self.size + 1, self.cap)
+
+    def view(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        n = self.size
+        return self.inp[:n], self.arm[:n], self.y[:n], self.w[:n]
+
+
+class NeuralLinearTSPolicy(Policy):
+    """Neural-linear combinatorial Thompson sampling with depth-censored semi-bandit labels.
+
+    Parameters
+    ----------
+    *args
+        See :class:`~ltrr.bandit.base.Policy`.
+    hidden : sequence of int
+        Trunk widths; the last is the representation size ``d_z`` (reference: ``[50]``).
+    head_mode : {"per_arm", "shared", "hybrid"}
+        ``per_arm``: an independent posterior over ``z`` per arm (the reference); ``shared``: one posterior over
+        ``z``; ``hybrid``: one posterior over ``[z ; z ⊗ onehot_k]``.
+    arm_features : mapping of arm name to sequence of float, optional
+        Static arm descriptors appended to the one-hot ``e_k`` (e.g. family, index size); equal lengths.
+    lam, a0, b0 : float
+        NIG prior (reference 0.25, 6, 6).
+    lr : float
+        Initial learning rate of RMSProp; decays as ``lr / (1 + lr_decay · step)``.
+    lr_decay : float
+    lr_mode : {"faithful", "reset"}
+        ``faithful``: ``step`` counts every minibatch since the start, so the representation freezes over time (what
+        the reference code does); ``reset``: ``step`` restarts at every retrain (what its ``reset_lr`` intends).
+    train_every : int
+        Rounds between retrains of the network (``F_nn``).
+    train_steps : int
+        Minibatch steps per retrain.
+    batch_size : int
+        Minibatch size (sampled with replacement from the buffer).
+    max_grad_norm, init_scale : float
+    buffer_size : int
+        Labelled cells kept (FIFO).
+    n_samples : int
+        Extra posterior draws used to estimate the propensity of the played allocation.
+    eps_mix : float
+        Probability of playing a uniformly random allocation.
+    initial_pulls : int
+        Round-robin warm-up: each arm alone at the largest depth, ``initial_pulls · |D|`` times per arm.
+    name : str
+    """
+
+    def __init__(self, *args, hidden: Sequence[int] = (50,), head_mode: str = "per_arm",
+                 arm_features: Mapping[str, Sequence[float]] | None = None, lam: float = 0.25, a0: float = 6.0,
+                 b0: float = 6.0, lr: float = 0.01, lr_decay: float = 0.5, lr_mode: str = "reset",
+                 train_every: int = 50, train_steps: int = 100, batch_size: int = 512, max_grad_norm: float = 5.0,
+                 init_scale: float = 0.3, buffer_size: int = 200_000, n_samples: int = 100, eps_mix: float = 0.02,
+                 initial_pulls: int = 1, name: str = "neural_linear_ts", **kwargs) -> None:
+        super().__init__(*args, name=name, **kwargs)
+        if head_mode not in HEAD_MODES:
+            raise ValueError(f"head_mode must be one of {HEAD_MODES}, got {head_mode!r}")
+        if lr_mode not in LR_MODES:
+            raise ValueError(f"lr_mode must be one of {LR_MODES}, got {lr_mode!r}")
+        if not 0 <= eps_mix <= 1:
+            raise ValueError(f"eps_mix must be in [0, 1], got {eps_mix}")
+        if not hidden or min(hidden) < 1:
+            raise ValueError(f"hidden must list positive widths, got {list(hidden)}")
+        for key, val in (("n_samples", n_samples), ("train_every", train_every), ("train_steps", train_steps),
+                         ("batch_size", batch_size), ("buffer_size", buffer_size)):
+            if int(val) < 1:
+                raise ValueError(f"{key} must be >= 1, got {val}")
+        self.hidden, self.head_mode, self.lr_mode = [int(h) for h in hidden], head_mode, lr_mode
+        self.hyper = dict(lam=lam, a0=a0, b0=b0)
+        self.lr, self.lr_decay, self.max_grad_norm, self.init_scale = lr, lr_decay, max_grad_norm, init_scale
+        self.train_every, self.train_steps, self.batch_size = int(train_every), int(train_steps), int(batch_size)
+        self.buffer_size, self.n_samples, self.eps_mix = int(buffer_size), int(n_samples), float(eps_mix)
+        self.initial_pulls = int(initial_pulls)
+        self.static_inputs = self._static_inputs(arm_features)
+        self.n_in = self.n_features + self.static_inputs.shape[1]
+        self.reset(self.seed)
+
+    # ----- construction -------------------------------------------------------------------------------------------
+    def _static_inputs(self, arm_features: Mapping[str, Sequence[float]] | None) -> np.ndarray:
+        """``[e_k ; arm features ; log d / log B ; d / B]`` for every (arm, depth) cell, shape ``(K·|D|, s)``."""
+        K, D, B = len(self.arms), self.space.depths, self.space.budget
+        extra = np.zeros((K, 0))
+        if arm_features:
+            missing = [a for a in self.arms if a not in arm_features]
+            if missing:
+                raise ValueError(f"arm_features: no descriptor for arms {missing}")
+            extra = np.array([list(map(float, arm_features[a])) for a in self.arms])
+        rows = [np.concatenate([np.eye(K)[k], extra[k], [math.log(d) / math.log(max(B, 2)), d / B]])
+                for k in range(K) for d in D]
+        return np.asarray(rows, dtype=np.float32)
+
+    def reset(self, seed: int) -> None:
+        super().reset(seed)
+        gen = torch.Generator().manual_seed(int(self.rng.integers(2**62)))
+        self.net = _Net(self.n_in, self.hidden, len(self.arms), self.init_scale, gen)
+        self.opt = torch.optim.RMSprop(self.net.parameters(), lr=self.lr)
+        self.step = 0  # minibatch steps (faithful lr schedule)
+        n_blocks = len(self.arms) if self.head_mode == "per_arm" else 1
+        self.post = NIGPosterior(n_blocks, self._phi_dim(), **self.hyper)
+        self.buffer = _Buffer(self.n_in, self.buffer_size)
+        self.t = 0
+        self.retrains = 0
+
+    def _phi_dim(self) -> int:
+        dz = self.hidden[-1]
+        return dz * (len(self.arms) + 1) if self.head_mode == "hybrid" else dz
+
+    # ----- representation -----------------------------------------------------------------------------------------
+    def _cell_inputs(self, context: np.ndarray) -> np.ndarray:
+        """Network inputs of every (arm, depth) cell for one context, shape ``(K·|D|, n_in)``."""
+        x = np.broadcast_to(np.asarray(context, dtype=np.float32), (len(self.static_inputs), self.n_features))
+        return np.concatenate([x, self.static_inputs], axis=1)
+
+    @torch.no_grad()
+    def _embed(self, inp: np.ndarray, batch: int = 65536) -> np.ndarray:
+        """Representation ``z`` of network inputs, shape ``(n, d_z)``, float64."""
+        out = [self.net.trunk(torch.from_numpy(np.ascontiguousarray(inp[i:i + batch]))).double().numpy()
+               for i in range(0, len(inp), batch)]
+        return np.concatenate(out) if out else np.zeros((0, self.hidden[-1]))
+
+    def _phi(self, z: np.ndarray, arm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior features and block of each row: ``(φ (n, dim), block (n,))``."""
+        if self.head_mode == "per_arm":
+            return z, arm
+        if self.head_mode == "shared":
+            return z, np.zeros(len(z), dtype=np.int64)
+        onehot = np.eye(len(self.arms))[arm]
+        cross = (onehot[:, :, None] * z[:, None, :]).reshape(len(z), -1)
+        return np.concatenate([z, cross], axis=1), np.zeros(len(z), dtype=np.int64)
+
+    def _cells(self) -> tuple[np.ndarray, np.ndarray]:
+        """Arm and depth index of every cell, in :meth:`_cell_inputs` order."""
+        K, nd = len(self.arms), len(self.space.depths)
+        return np.repeat(np.arange(K), nd), np.tile(np.arange(nd), K)
+
+    # ----- decisions ----------------------------------------------------------------------------------------------
+    def sample_probs(self, context: np.ndarray, m: int) -> np.ndarray:
+        """Hit probabilities under ``m`` posterior draws, shape ``(m, n_arms, n_depths)``."""
+        arm, _ = self._cells()
+        phi, block = self._phi(self._embed(self._cell_inputs(context)), arm)
+        beta = self.post.sample(m, self.rng)  # (m, blocks, dim)
+        p = np.einsum("mcd,cd->mc", beta[:, block], phi)
+        return p.reshape(m, len(self.arms), len(self.space.depths))
+
+    def select(self, context: np.ndarray) -> Decision:
+        self.t += 1
+        warm = self._warmup(self.t, self.initial_pulls)
+        if warm is not None:
+            return warm
+        allocs = self.space.solve(self.sample_probs(context, self.n_samples + 1))
+        played, explored = allocs[0], False
+        if self.rng.random() < self.eps_mix:
+            acts = self.space.all()
+            played, explored = np.array(acts[self.rng.integers(len(acts))]), True
+        # the played draw counts too ((count + 1) / (M + 1)), so the played allocation never gets propensity 0
+        p_ts = float(np.mean(np.all(allocs == played, axis=1)))
+        prop = self.eps_mix / len(self.space.all()) + (1 - self.eps_mix) * p_ts
+        return self._decision(played, prop, explored=explored, p_ts=p_ts, snapshot=self.retrains)
+
+    def pmf(self, context: np.ndarray, n_samples: int | None = None) -> dict[tuple[int, ...], float]:
+        """Monte-Carlo estimate of the full action distribution after warm-up (sums to one)."""
+        acts = self.space.all()
+        m = int(n_samples or self.n_samples)
+        allocs = self.space.solve(self.sample_probs(context, m))
+        keys, counts = np.unique(allocs, axis=0, return_counts=True)
+        ts = {tuple(int(v) for v in k): c / m for k, c in zip(keys, counts)}
+        return {a: self.eps_mix / len(acts) + (1 - self.eps_mix) * ts.get(a, 0.0) for a in acts}
+
+    # ----- learning -----------------------------------------------------------------------------------------------
+    def update(self, context: np.ndarray, decision: Decision, labels: DepthLabels) -> None:
+        cells = np.flatnonzero(labels.mask.ravel())
+        if len(cells):
+            arm, _ = self._cells()
+            inp = self._cell_inputs(context)[cells]
+            y = labels.y.ravel()[cells].astype(float)
+            w = np.full(len(cells), float(labels.weight))
+            self.buffer.add(inp, arm[cells], y, w)
+            phi, block = self._phi(self._embed(inp), arm[cells])
+            self.post.update(block, phi, y, w)
+        if self.t % self.train_every == 0 and self.buffer.size:
+            self.retrain()
+
+    def retrain(self) -> None:
+        """``train_steps`` minibatch steps on the buffer, then re-embed every label and rebuild the posterior."""
+        inp, arm, y, w = self.buffer.view()
+        inp_t, arm_t = torch.from_numpy(inp), torch.from_numpy(arm)
+        y_t, w_t = torch.from_numpy(y).float(), torch.from_numpy(w).float()
+        self.net.train()
+        for s in range(self.train_steps):
+            step = self.step if self.lr_mode == "faithful" else s
+            for g in self.opt.param_groups:
+                g["lr"] = self.lr / (1 + self.lr_decay * step)
+            idx = torch.from_numpy(self.rng.integers(len(y), size=self.batch_size))
+            _, pred = self.net(inp_t[idx], arm_t[idx])
+            loss = (w_t[idx] * (pred - y_t[idx]) ** 2).sum() / self.batch_size
+            self.opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.max_grad_norm)
+            self.opt.step()
+            self.step += 1
+        self.net.eval()
+        phi, block = self._phi(self._embed(inp), arm)
+        self.post.rebuild(block, phi, y, w)
+        self.retrains += 1
+        log.debug("%s retrain %d: %d labels, last loss %.4f", self.name, self.retrains, len(y), float(loss.detach()))
+
+    # ----- state --------------------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        inp, arm, y, w = self.buffer.view()
+        return {"t": self.t, "step": self.step, "retrains": self.retrains,
+                "net": {k: v.detach().numpy().copy() for k, v in self.net.state_dict().items()},
+                "buffer": {"inp": inp.copy(), "arm": arm.copy(), "y": y.copy(), "w": w.copy(),
+                           "head": self.buffer.head}, **self.post.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.t, self.step, self.retrains = int(state["t"]), int(state["step"]), int(state["retrains"])
+        self.net.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in state["net"].items()})
+        b = state["buffer"]
+        n = len(b["y"])
+        self.buffer.inp[:n], self.buffer.arm[:n], self.buffer.y[:n], self.buffer.w[:n] = b["inp"], b["arm"], b["y"], b["w"]
+        self.buffer.size, self.buffer.head = n, int(b["head"])
+        self.post.load_state_dict(state)
+
+
+class NeuralGreedyPolicy(PointEstimateMixin, NeuralLinearTSPolicy):
+    """The same network without a posterior: plays the knapsack optimum of its own head ``w_kᵀz + c_k``, or a
+    uniformly random allocation with probability ``eps_mix`` (``eps_mix = 0``: neural-greedy; RMS in the reference).
+    """
+
+    def __init__(self, *args, eps_mix: float = 0.05, name: str = "eps_greedy", **kwargs) -> None:
+        super().__init__(*args, eps_mix=eps_mix, name=name, **kwargs)
+
+    @torch.no_grad()
+    def predict(self, context: np.ndarray) -> np.ndarray:
+        """The network's hit probabilities, shape ``(n_arms, n_depths)``."""
+        arm, _ = self._cells()
+        _, pred = self.net(torch.from_numpy(self._cell_inputs(context)), torch.from_numpy(arm))
+        return pred.double().numpy().reshape(len(self.arms), len(self.space.depths))
+
+    def sample_probs(self, context: np.ndarray, m: int) -> np.ndarray:
+        return np.broadcast_to(self.predict(context), (m, len(self.arms), len(self.space.depths)))
+
+
+    def update(self, context: np.ndarray, decision: Decision, labels: DepthLabels) -> None:
+        cells = np.flatnonzero(labels.mask.ravel())
+        if len(cells):
+            arm, _ = self._cells()
+            self.buffer.add(self._cell_inputs(context)[cells], arm[cells], labels.y.ravel()[cells].astype(float),
+                            np.full(len(cells), float(labels.weight)))
+        if self.t % self.train_every == 0 and self.buffer.size:
+            self.retrain()

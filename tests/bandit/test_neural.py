@@ -1,0 +1,171 @@
+"""Neural-linear TS, neural greedy and LinUCB: valid pmfs and propensities, posterior bookkeeping, learning, and the
+qualitative ordering of Riquelme et al. (2018) on the wheel bandit."""
+
+import numpy as np
+import pytest
+
+from ltrr.bandit.base import DepthLabels, depth_labels
+from ltrr.bandit.baselines import RandomPolicy
+from ltrr.bandit.linear import LinTSPolicy, LinUCBPolicy
+from ltrr.bandit.neural import NeuralGreedyPolicy, NeuralLinearTSPolicy
+
+ARMS = ["a", "b", "c"]
+KW = dict(budget=50, depths=[10, 20, 50], n_features=3)
+SMALL = dict(hidden=[8], train_every=10, train_steps=5, batch_size=32)
+
+
+def feed(pol, rounds, rng, ctx=None):
+    """Random contexts and clicks: arm "b" holds the target at rank 5."""
+    for _ in range(rounds):
+        x = rng.normal(size=3) if ctx is None else ctx
+        d = pol.select(x)
+        ranks = np.array([np.inf, 5.0, 30.0])
+        pol.update(x, d, depth_labels(pol.space, d.allocation, ranks, bool(np.any(ranks <= d.allocation))))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: NeuralLinearTSPolicy(ARMS, **KW, **SMALL, head_mode="per_arm", eps_mix=0.1, seed=1),
+    lambda: NeuralLinearTSPolicy(ARMS, **KW, **SMALL, head_mode="shared", eps_mix=0.1, seed=1),
+    lambda: NeuralLinearTSPolicy(ARMS, **KW, **SMALL, head_mode="hybrid", eps_mix=0.1, seed=1),
+    lambda: NeuralGreedyPolicy(ARMS, **KW, **SMALL, eps_mix=0.1, seed=1),
+    lambda: LinUCBPolicy(ARMS, **KW, eps_mix=0.1, seed=1),
+])
+def test_pmfs_sum_to_one_with_a_floor_and_cover_the_played_allocation(make):
+    pol = make()
+    feed(pol, 30, np.random.default_rng(0))
+    x = np.array([0.3, -1.0, 0.5])
+    pmf = pol.pmf(x, 300)
+    assert sum(pmf.values()) == pytest.approx(1.0)
+    assert min(pmf.values()) >= 0.1 / len(pol.space.all()) - 1e-12
+    for _ in range(10):
+        d = pol.select(x)
+        assert 0 < d.propensity <= 1 and pmf[d.allocation] > 0
+        assert sum(d.allocation) <= pol.space.budget
+
+
+def test_deterministic_policies_log_their_exact_pmf():
+    for pol in (NeuralGreedyPolicy(ARMS, **KW, **SMALL, eps_mix=0.2, seed=2), LinUCBPolicy(ARMS, **KW, eps_mix=0.2)):
+        feed(pol, 40, np.random.default_rng(1))
+        x = np.array([1.0, 0.0, -1.0])
+        pmf = pol.pmf(x)
+        for _ in range(20):
+            d = pol.select(x)
+            assert d.propensity == pytest.approx(pmf[d.allocation])
+
+
+@pytest.mark.parametrize("cls", [NeuralLinearTSPolicy, NeuralGreedyPolicy, LinUCBPolicy, LinTSPolicy])
+def test_eps_one_reproduces_the_uniform_random_policy(cls):
+    pol = cls(ARMS, **KW, eps_mix=1.0, initial_pulls=0, seed=3)
+    n = len(pol.space.all())
+    x = np.ones(3)
+    assert all(v == pytest.approx(1 / n) for v in pol.pmf(x).values())
+    seen = [pol.select(x) for _ in range(400)]
+    assert all(d.propensity == pytest.approx(1 / n) for d in seen)
+    assert len({d.allocation for d in seen}) > 0.5 * n  # spread over the whole action space
+
+
+def test_retrain_rebuilds_the_posterior_from_the_buffer():
+    pol = NeuralLinearTSPolicy(ARMS, **KW, **SMALL, seed=4)
+    feed(pol, 25, np.random.default_rng(2))  # two retrains (t = 10, 20), then 5 incremental rounds
+    inp, arm, y, w = pol.buffer.view()
+    z = pol._embed(inp)
+    for k in range(len(ARMS)):
+        zk = z[arm == k]
+        np.testing.assert_allclose(pol.post.zz[k], zk.T @ (w[arm == k, None] * zk), rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(pol.post.zy[k], zk.T @ (w[arm == k] * y[arm == k]), rtol=1e-6, atol=1e-9)
+    assert pol.retrains == 2
+
+
+def test_buffer_is_capped_fifo():
+    pol = NeuralLinearTSPolicy(ARMS, **KW, **SMALL, buffer_size=20, seed=5)
+    feed(pol, 30, np.random.default_rng(3))
+    assert pol.buffer.size == 20
+
+
+def test_learning_rate_modes():
+    rates = {}
+    for mode in ("faithful", "reset"):
+        pol = NeuralLinearTSPolicy(ARMS, **KW, **SMALL, lr_mode=mode, seed=6)
+        feed(pol, 20, np.random.default_rng(4))
+        rates[mode] = pol.opt.param_groups[0]["lr"]
+    assert rates["faithful"] == pytest.approx(pol.lr / (1 + pol.lr_decay * 9))  # step 9 of 10 in total
+    assert rates["reset"] == pytest.approx(pol.lr / (1 + pol.lr_decay * 4))  # step 4 of this retrain
+    with pytest.raises(ValueError, match="lr_mode"):
+        NeuralLinearTSPolicy(ARMS, **KW, lr_mode="warm")
+    with pytest.raises(ValueError, match="head_mode"):
+        NeuralLinearTSPolicy(ARMS, **KW, head_mode="joint")
+
+
+def test_state_round_trip_gives_the_same_posterior_and_predictions():
+    pol = NeuralGreedyPolicy(ARMS, **KW, **SMALL, seed=7)
+    feed(pol, 25, np.random.default_rng(5))
+    twin = NeuralGreedyPolicy(ARMS, **KW, **SMALL, seed=99)
+    twin.load_state_dict(pol.state_dict())
+    x = np.array([0.2, 0.1, -0.4])
+    np.testing.assert_allclose(twin.predict(x), pol.predict(x))
+    np.testing.assert_allclose(twin.post.mu, pol.post.mu)
+    assert twin.t == pol.t and twin.buffer.size == pol.buffer.size
+
+
+def test_arm_features_must_cover_every_arm():
+    with pytest.raises(ValueError, match="arm_features"):
+        NeuralLinearTSPolicy(ARMS, **KW, arm_features={"a": [1.0]})
+    pol = NeuralLinearTSPolicy(ARMS, **KW, arm_features={a: [i, 1.0] for i, a in enumerate(ARMS)})
+    assert pol.n_in == 3 + 3 + 2 + 2
+
+
+def test_neural_linear_learns_a_nonlinear_context_rule():
+    """The target is in arm "b" when |x| is small and in arm "c" when it is large: linear in neither x nor -x."""
+    pol = NeuralLinearTSPolicy(ARMS, budget=20, depths=[10, 20], n_features=2, hidden=[16], train_every=25,
+                               train_steps=50, batch_size=64, lr=0.01, eps_mix=0.0, seed=0)
+    rng, hits = np.random.default_rng(0), []
+    for _ in range(800):
+        s = rng.uniform(-2, 2)
+        x = np.array([1.0, s])
+        d = pol.select(x)
+        ranks = np.array([np.inf, 5.0 if abs(s) < 1 else np.inf, 5.0 if abs(s) >= 1 else np.inf])
+        hit = bool(np.any(ranks <= np.array(d.allocation)))
+        pol.update(x, d, depth_labels(pol.space, d.allocation, ranks, hit))
+        hits.append(hit)
+    assert np.mean(hits[-200:]) > 0.9
+
+
+# ----- wheel bandit (Riquelme et al. 2018): 5 actions; an allocation of budget 1 plays one of them ----------------------
+def wheel_regret(pol, delta: float, seed: int, T: int = 1500) -> float:
+    rng = np.random.default_rng(seed)
+    r, th = np.sqrt(rng.random(T)), rng.random(T) * 2 * np.pi
+    x = np.stack([r * np.cos(th), r * np.sin(th)], 1)
+    mu = np.ones((T, 5))
+    mu[:, 0] = 1.2
+    quad = np.where(x[:, 0] >= 0, np.where(x[:, 1] >= 0, 1, 4), np.where(x[:, 1] >= 0, 2, 3))
+    outer = r > delta
+    mu[outer, quad[outer]] = 50.0
+    regret = 0.0
+    for t in range(T):
+        ctx = np.array([1.0, *x[t]])
+        d = pol.select(ctx)
+        played = [k for k, n in enumerate(d.allocation) if n]
+        got = mu[t, played[0]] if played else 0.0
+        regret += mu[t].max() - got
+        if played:
+            y, m = np.zeros((5, 1)), np.zeros((5, 1), bool)
+            y[played[0]], m[played[0]] = (got + 0.01 * rng.standard_normal()) / 50, True  # rewards scaled to [0, 1]
+            pol.update(ctx, d, DepthLabels(y, m, 1.0))
+    return regret
+
+
+def test_wheel_bandit_ordering():
+    """NeuralLinear ~ LinFullPost > neural greedy > uniform (the reference's qualitative result), on two seeds."""
+    arms, kw = list("abcde"), dict(budget=1, depths=[1], n_features=3)
+    nl_kw = dict(eps_mix=0.0, initial_pulls=2, train_steps=50)
+    out = {name: [] for name in ("neural_linear", "lin_full_post", "greedy", "uniform")}
+    for seed in (0, 1):
+        out["neural_linear"].append(wheel_regret(NeuralLinearTSPolicy(arms, **kw, **nl_kw, seed=seed), 0.5, seed))
+        out["lin_full_post"].append(wheel_regret(
+            LinTSPolicy(arms, **kw, lam=0.25, a0=6, b0=6, eps_mix=0.0, initial_pulls=2, seed=seed), 0.5, seed))
+        out["greedy"].append(wheel_regret(NeuralGreedyPolicy(arms, **kw, **nl_kw, seed=seed), 0.5, seed))
+        out["uniform"].append(wheel_regret(RandomPolicy(arms, **kw, seed=seed), 0.5, seed))
+    m = {k: float(np.mean(v)) for k, v in out.items()}
+    assert m["neural_linear"] < 0.5 * m["greedy"] and m["lin_full_post"] < 0.5 * m["greedy"], m
+    assert m["greedy"] < m["uniform"], m
+    assert m["neural_linear"] < 1.5 * m["lin_full_post"], m

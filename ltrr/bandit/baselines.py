@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from ltrr.bandit.base import Policy
@@ -9,23 +11,31 @@ from ltrr.types import Decision
 
 
 class UniformPolicy(Policy):
-    """Every arm gets ``B / K`` candidates, rounded down to the depth grid (deterministic, propensity 1)."""
+    """Every arm gets ``B / K`` candidates, rounded down to the depth grid (deterministic, propensity 1).
+
+    When ``B / K`` is below the smallest depth ``d_min``, each round a uniformly random set of ``B // d_min`` arms
+    gets ``d_min`` each (the even split in expectation; propensity ``1 / C(K, B // d_min)``).
+    """
 
     def __init__(self, *args, name: str = "uniform", **kwargs) -> None:
         super().__init__(*args, name=name, **kwargs)
-        share = self.space.budget // len(self.arms)
+        K, d_min = len(self.arms), self.space.depths[0]
+        share = self.space.budget // K
         fit = [d for d in self.space.depths if d <= share]
-        if not fit:
-            raise ValueError(f"budget {self.space.budget} over {len(self.arms)} arms leaves {share} per arm, "
-                             f"below the smallest depth {self.space.depths[0]}")
-        self.allocation = (fit[-1],) * len(self.arms)
+        if fit:
+            self.allocations = [(fit[-1],) * K]
+        else:
+            m = self.space.budget // d_min
+            self.allocations = [tuple(d_min if k in chosen else 0 for k in range(K))
+                                for chosen in itertools.combinations(range(K), m)]
 
     def select(self, context: np.ndarray) -> Decision:
-        return self._decision(self.allocation, 1.0)
+        i = int(self.rng.integers(len(self.allocations))) if len(self.allocations) > 1 else 0
+        return self._decision(self.allocations[i], 1.0 / len(self.allocations))
 
     def pmf(self, context: np.ndarray) -> dict[tuple[int, ...], float]:
-        """Full action distribution (a point mass)."""
-        return {self.allocation: 1.0}
+        """Full action distribution."""
+        return {a: 1.0 / len(self.allocations) for a in self.allocations}
 
 
 class RandomPolicy(Policy):

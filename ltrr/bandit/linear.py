@@ -64,6 +64,10 @@ class LinTSPolicy(Policy):
         beta = self.post.sample(m, self.rng, None if self.noise_posterior else 1.0)
         return (beta @ np.asarray(context, dtype=float)).reshape(m, len(self.arms), self.n_depths)
 
+    def mean_probs(self, context: np.ndarray) -> np.ndarray:
+        """Posterior-mean hit probabilities, shape ``(n_arms, n_depths)`` (for calibration plots)."""
+        return (self.post.mu @ np.asarray(context, dtype=float)).reshape(len(self.arms), self.n_depths)
+
     def select(self, context: np.ndarray) -> Decision:
         self.t += 1
         warm = self._warmup(self.t, self.initial_pulls)

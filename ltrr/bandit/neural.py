@@ -205,6 +205,12 @@ class NeuralLinearTSPolicy(Policy):
         p = np.einsum("mcd,cd->mc", beta[:, block], phi)
         return p.reshape(m, len(self.arms), len(self.space.depths))
 
+    def mean_probs(self, context: np.ndarray) -> np.ndarray:
+        """Posterior-mean hit probabilities, shape ``(n_arms, n_depths)`` (for calibration plots)."""
+        arm, _ = self._cells()
+        phi, block = self._phi(self._embed(self._cell_inputs(context)), arm)
+        return np.einsum("cd,cd->c", self.post.mu[block], phi).reshape(len(self.arms), len(self.space.depths))
+
     def select(self, context: np.ndarray) -> Decision:
         self.t += 1
         warm = self._warmup(self.t, self.initial_pulls)
@@ -299,6 +305,9 @@ class NeuralGreedyPolicy(PointEstimateMixin, NeuralLinearTSPolicy):
         arm, _ = self._cells()
         _, pred = self.net(torch.from_numpy(self._cell_inputs(context)), torch.from_numpy(arm))
         return pred.double().numpy().reshape(len(self.arms), len(self.space.depths))
+
+    def mean_probs(self, context: np.ndarray) -> np.ndarray:
+        return self.predict(context)
 
     def sample_probs(self, context: np.ndarray, m: int) -> np.ndarray:
         return np.broadcast_to(self.predict(context), (m, len(self.arms), len(self.space.depths)))

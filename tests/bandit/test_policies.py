@@ -17,6 +17,13 @@ def test_uniform_splits_budget_evenly():
     assert sum(pol.pmf(np.ones(3)).values()) == pytest.approx(1.0)
 
 
+def test_uniform_with_a_small_budget_spreads_the_smallest_depth_over_random_arms():
+    pol = UniformPolicy(["a", "b", "c", "d"], budget=20, depths=[10, 20], n_features=3, seed=0)
+    seen = {pol.select(np.ones(3)).allocation for _ in range(200)}
+    assert len(seen) == 6 and all(sorted(a) == [0, 0, 10, 10] for a in seen)  # C(4, 2) pairs of arms at depth 10
+    assert sum(pol.pmf(np.ones(3)).values()) == pytest.approx(1.0)
+
+
 @pytest.mark.parametrize("policy_cls", [RandomPolicy, UniformPolicy])
 def test_pmfs_sum_to_one_and_match_logged_propensity(policy_cls):
     pol = policy_cls(ARMS, **KW)

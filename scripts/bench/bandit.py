@@ -9,7 +9,7 @@ arm) and the per-context oracle come from the environment's exact ``μ(x, n)``. 
 (uniform = 100, per seed, then averaged), cumulative pseudo-regret, recall@budget (share of rounds whose union holds the
 wanted item), each with a 95% t-interval over seeds, and p50 decision and update latency. Tune on seeds 0-4
 (``--seeds 0-4 --set policies.neural_linear_ts.lr=...``), report on seeds 5-24. Each (env, budget, seed) cell is saved
-under ``--cache`` and reused (resumable; delete the folder after changing a config).
+under ``--cache``; policies already there are reused (resumable; delete the folder after changing a policy config).
 
 Off-policy evaluation (``--ope``): the logs of the neural-linear TS run (its eps_mix floor gives every allocation a
 propensity) over the second half of the stream evaluate the final posterior's policy (its Monte-Carlo pmf); the truth is
@@ -36,7 +36,7 @@ import numpy as np  # noqa: E402
 log = logging.getLogger("bench.bandit")
 ENVS = {"synthetic": "synthetic", "synthetic-drift": "synthetic_drift"}
 POLICIES = ["uniform", "random", "lints", "lints_fixed_noise", "linucb", "eps_greedy", "neural_greedy",
-            "neural_linear_ts"]
+            "neural_linear_ts", "vw_squarecb", "vw_epsilon"]
 
 
 def depths_for(budget: int) -> list[int]:
@@ -260,21 +260,28 @@ def main() -> None:
     seeds = parse_seeds(args.seeds)
     if "uniform" not in args.policies:
         args.policies = ["uniform", *args.policies]  # the normaliser
-    stamp = {"rounds": args.rounds, "policies": args.policies, "set": args.set, "ope": args.ope}
+    stamp = {"rounds": args.rounds, "set": args.set, "ope": args.ope}
     todo, cells = [], {}
     for env in args.envs:
         for b in args.budgets:
             for s in seeds:
                 f = args.cache / f"{env}_B{b}_seed{s}.json"
-                if f.exists() and json.loads(f.read_text()).get("stamp") == stamp:
-                    cells.setdefault((env, b), {})[s] = json.loads(f.read_text())
+                old = json.loads(f.read_text()) if f.exists() else None
+                if old is not None and {k: v for k, v in old.get("stamp", {}).items() if k != "policies"} == stamp:
+                    cells.setdefault((env, b), {})[s] = old
+                    missing = [p for p in args.policies if p not in old["policies"]]
                 else:
-                    todo.append((env, b, s, f))
-    log.info("%d cells cached, %d to run", sum(len(v) for v in cells.values()), len(todo))
+                    missing = list(args.policies)
+                if missing:
+                    todo.append((env, b, s, f, missing))
+    log.info("%d cells to (partly) run", len(todo))
     args.cache.mkdir(parents=True, exist_ok=True)
 
     def done(item, res):
-        env, b, s, f = item
+        env, b, s, f, _ = item
+        old = cells.get((env, b), {}).get(s)
+        if old is not None:
+            res["policies"] = {**old["policies"], **res["policies"]}
         res["stamp"] = stamp
         f.write_text(json.dumps(res))
         cells.setdefault((env, b), {})[s] = res
@@ -284,13 +291,14 @@ def main() -> None:
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(args.workers) as pool:
-            futs = {pool.submit(run_cell, e, b, s, args.rounds, args.policies, args.set, args.ope): (e, b, s, f)
-                    for e, b, s, f in todo}
+            futs = {pool.submit(run_cell, e, b, s, args.rounds, miss, args.set, args.ope): (e, b, s, f, miss)
+                    for e, b, s, f, miss in todo}
             for fut, item in futs.items():
                 done(item, fut.result())
     else:
-        for e, b, s, f in todo:
-            done((e, b, s, f), run_cell(e, b, s, args.rounds, args.policies, args.set, args.ope))
+        for item in todo:
+            e, b, s, _, miss = item
+            done(item, run_cell(e, b, s, args.rounds, miss, args.set, args.ope))
     summary = {"rounds": args.rounds, "set": args.set, "envs": aggregate(cells, args.policies)}
     out = args.out or args.cache / "bandit.json"
     out.parent.mkdir(parents=True, exist_ok=True)

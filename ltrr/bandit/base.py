@@ -141,3 +141,47 @@ class PointEstimateMixin:
     def pmf(self, context: np.ndarray, n_samples: int | None = None) -> dict[tuple[int, ...], float]:
         """Full action distribution after warm-up (sums to one)."""
         return self._point_pmf(self.space.solve(self.sample_probs(context, 1))[0], self.eps_mix)
+
+
+class ThompsonMixin:
+    """``select``/``pmf`` of Thompson-sampling policies over allocations (``sample_probs(x, m)`` draws posterior hit
+    probabilities): play the knapsack optimum of one draw, or a uniformly random allocation with probability
+    ``eps_mix``; the logged propensity is ``eps_mix/|A| + (1 − eps_mix) p̂_TS(a|x)`` with ``p̂_TS`` counted over
+    ``n_samples + 1`` draws (the played one included, so it is never 0; BANDIT.md §3). ``Decision.info`` carries the
+    per-arm marginals of the draws (over ``{0} ∪ D``), the policy seed, the round and the generator state before the
+    draws, so the decision can be replayed from the policy's state at that round.
+    """
+
+    def snapshot_id(self) -> int:
+        """Identifier of the posterior's representation (0 for linear models)."""
+        return 0
+
+    def select(self, context: np.ndarray) -> Decision:
+        self.t += 1
+        warm = self._warmup(self.t, self.initial_pulls)
+        if warm is not None:
+            return warm
+        state = self.rng.bit_generator.state["state"]
+        allocs = self.space.solve(self.sample_probs(context, self.n_samples + 1))
+        played, explored = tuple(int(v) for v in allocs[0]), False
+        acts = self.space.all()
+        if self.rng.random() < self.eps_mix:
+            played, explored = acts[self.rng.integers(len(acts))], True
+        p_ts = float(np.mean(np.all(allocs == np.array(played), axis=1)))
+        prop = self.eps_mix / len(acts) + (1 - self.eps_mix) * p_ts
+        marg = (allocs[:, :, None] == self.space.options[None, None, :]).mean(0)  # (K, 1 + |D|)
+        return self._decision(played, prop, explored=explored, p_ts=p_ts, marginals=marg.round(4).tolist(),
+                              seed=self.seed, t=self.t, snapshot=self.snapshot_id(),
+                              rng_state=[hex(state["state"]), hex(state["inc"])])
+
+    def pmf(self, context: np.ndarray, n_samples: int | None = None) -> dict[tuple[int, ...], float]:
+        """Monte-Carlo estimate of the full action distribution after warm-up (sums to one).
+
+        ``π(a|x) = eps_mix / |A| + (1 − eps_mix) · (1/M) Σ_m 1[DP(β̃_m, x) = a]``.
+        """
+        acts = self.space.all()
+        m = int(n_samples or self.n_samples)
+        allocs = self.space.solve(self.sample_probs(context, m))
+        keys, counts = np.unique(allocs, axis=0, return_counts=True)
+        ts = {tuple(int(v) for v in k): c / m for k, c in zip(keys, counts)}
+        return {a: self.eps_mix / len(acts) + (1 - self.eps_mix) * ts.get(a, 0.0) for a in acts}

@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from ltrr.bandit.base import DepthLabels, PointEstimateMixin, Policy
+from ltrr.bandit.base import DepthLabels, PointEstimateMixin, Policy, ThompsonMixin
 from ltrr.bandit.posterior import NIGPosterior
 from ltrr.types import Decision
 
 
-class LinTSPolicy(Policy):
+class LinTSPolicy(ThompsonMixin, Policy):
     """Combinatorial linear Thompson sampling with semi-bandit depth labels.
 
     Parameters
@@ -67,32 +67,6 @@ class LinTSPolicy(Policy):
     def mean_probs(self, context: np.ndarray) -> np.ndarray:
         """Posterior-mean hit probabilities, shape ``(n_arms, n_depths)`` (for calibration plots)."""
         return (self.post.mu @ np.asarray(context, dtype=float)).reshape(len(self.arms), self.n_depths)
-
-    def select(self, context: np.ndarray) -> Decision:
-        self.t += 1
-        warm = self._warmup(self.t, self.initial_pulls)
-        if warm is not None:
-            return warm
-        allocs = self.space.solve(self.sample_probs(context, self.n_samples + 1))
-        played, explored = allocs[0], False
-        if self.rng.random() < self.eps_mix:
-            acts = self.space.all()
-            played, explored = np.array(acts[self.rng.integers(len(acts))]), True
-        p_ts = float(np.mean(np.all(allocs == played, axis=1)))
-        prop = self.eps_mix / len(self.space.all()) + (1 - self.eps_mix) * p_ts
-        return self._decision(played, prop, explored=explored, p_ts=p_ts)
-
-    def pmf(self, context: np.ndarray, n_samples: int | None = None) -> dict[tuple[int, ...], float]:
-        """Monte-Carlo estimate of the full action distribution after warm-up (sums to one).
-
-        ``π(a|x) = eps_mix / |A| + (1 − eps_mix) · (1/M) Σ_m 1[DP(β̃_m, x) = a]``.
-        """
-        acts = self.space.all()
-        m = n_samples or self.n_samples
-        allocs = self.space.solve(self.sample_probs(context, m))
-        keys, counts = np.unique(allocs, axis=0, return_counts=True)
-        ts = {tuple(int(v) for v in k): c / m for k, c in zip(keys, counts)}
-        return {a: self.eps_mix / len(acts) + (1 - self.eps_mix) * ts.get(a, 0.0) for a in acts}
 
     def update(self, context: np.ndarray, decision: Decision, labels: DepthLabels) -> None:
         cells = np.flatnonzero(labels.mask.ravel())

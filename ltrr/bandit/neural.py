@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
-from ltrr.bandit.base import DepthLabels, PointEstimateMixin, Policy
+from ltrr.bandit.base import DepthLabels, PointEstimateMixin, Policy, ThompsonMixin
 from ltrr.bandit.posterior import NIGPosterior
 from ltrr.types import Decision
 
@@ -69,7 +69,7 @@ class _Buffer:
         return self.inp[:n], self.arm[:n], self.y[:n], self.w[:n]
 
 
-class NeuralLinearTSPolicy(Policy):
+class NeuralLinearTSPolicy(ThompsonMixin, Policy):
     """Neural-linear combinatorial Thompson sampling with depth-censored semi-bandit labels.
 
     Parameters
@@ -205,35 +205,15 @@ class NeuralLinearTSPolicy(Policy):
         p = np.einsum("mcd,cd->mc", beta[:, block], phi)
         return p.reshape(m, len(self.arms), len(self.space.depths))
 
+    def snapshot_id(self) -> int:
+        """Number of network retrains so far (the representation the posterior lives on)."""
+        return self.retrains
+
     def mean_probs(self, context: np.ndarray) -> np.ndarray:
         """Posterior-mean hit probabilities, shape ``(n_arms, n_depths)`` (for calibration plots)."""
         arm, _ = self._cells()
         phi, block = self._phi(self._embed(self._cell_inputs(context)), arm)
         return np.einsum("cd,cd->c", self.post.mu[block], phi).reshape(len(self.arms), len(self.space.depths))
-
-    def select(self, context: np.ndarray) -> Decision:
-        self.t += 1
-        warm = self._warmup(self.t, self.initial_pulls)
-        if warm is not None:
-            return warm
-        allocs = self.space.solve(self.sample_probs(context, self.n_samples + 1))
-        played, explored = allocs[0], False
-        if self.rng.random() < self.eps_mix:
-            acts = self.space.all()
-            played, explored = np.array(acts[self.rng.integers(len(acts))]), True
-        # the played draw counts too ((count + 1) / (M + 1)), so the played allocation never gets propensity 0
-        p_ts = float(np.mean(np.all(allocs == played, axis=1)))
-        prop = self.eps_mix / len(self.space.all()) + (1 - self.eps_mix) * p_ts
-        return self._decision(played, prop, explored=explored, p_ts=p_ts, snapshot=self.retrains)
-
-    def pmf(self, context: np.ndarray, n_samples: int | None = None) -> dict[tuple[int, ...], float]:
-        """Monte-Carlo estimate of the full action distribution after warm-up (sums to one)."""
-        acts = self.space.all()
-        m = int(n_samples or self.n_samples)
-        allocs = self.space.solve(self.sample_probs(context, m))
-        keys, counts = np.unique(allocs, axis=0, return_counts=True)
-        ts = {tuple(int(v) for v in k): c / m for k, c in zip(keys, counts)}
-        return {a: self.eps_mix / len(acts) + (1 - self.eps_mix) * ts.get(a, 0.0) for a in acts}
 
     # ----- learning -----------------------------------------------------------------------------------------------
     def update(self, context: np.ndarray, decision: Decision, labels: DepthLabels) -> None:

@@ -55,7 +55,9 @@ def run_online(pipeline: RetrievePipeline, stream: Sequence[SimQuery], click_mod
     list of dict
         The logged records; ``extra`` holds the ground truth: ``intent``, ``targets``, ``hit`` (a target is in the
         union), ``recall`` (share of targets in the union), ``oracle_hit`` (some feasible allocation would have
-        hit) and ``arm_ranks`` (rank of the best target in each arm's full list, ``None`` when absent).
+        hit), ``arm_ranks`` (rank of the best target in each arm's full list, ``None`` when absent) and ``decision``
+        (the policy's ``Decision.info``: exploration flag, Monte-Carlo propensity parts, per-arm marginals, seed,
+        round and generator state for Thompson samplers).
     """
     pipeline.reset(seed)
     click_model.reset(seed)
@@ -74,7 +76,7 @@ def run_online(pipeline: RetrievePipeline, stream: Sequence[SimQuery], click_mod
         extra = {"intent": sq.intent, "targets": sq.targets, "hit": found > 0, "recall": found / len(sq.targets),
                  "oracle_hit": any(r <= min(budget, pipeline.max_depth) for r in arm_ranks.values()),
                  "arm_ranks": {a: (r if r < 10**9 else None) for a, r in arm_ranks.items()}, "seed": seed,
-                 "converted": converted}
+                 "converted": converted, "decision": dict(res.decision.info)}
         inter = Interaction(t, sq.query.id, sq.query.text, sq.query.user_id, policy.name, res.allocation,
                             res.decision.propensity, [round(float(x), 5) for x in res.context], shown, clicked,
                             len(union), extra)

@@ -22,7 +22,7 @@ import logging
 import time
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Mapping, Sequence
+from typing import Mapping, Protocol, Sequence
 
 import numpy as np
 from scipy.special import ndtr
@@ -320,18 +320,44 @@ class RunResult:
         return np.cumsum(self.mu_star - self.mu)
 
 
-def run_policy(env: SyntheticAllocationEnv, policy: Policy, n_rounds: int | None = None, seed: int = 0,
-               episode: Episode | None = None, no_click_weight: float = 1.0, reset: bool = True) -> RunResult:
+class AllocationEpisode(Protocol):
+    """What :func:`run_policy` reads from a stream (:class:`Episode`, :class:`~ltrr.simulate.replay.ReplayEpisode`)."""
+
+    contexts: np.ndarray
+    types: np.ndarray
+
+    def __len__(self) -> int: ...
+
+    def step(self, t: int, allocation: Allocation) -> Outcome: ...
+
+    @property
+    def oracle(self) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+class AllocationEnv(Protocol):
+    """What :func:`run_policy` reads from an environment (:class:`SyntheticAllocationEnv`,
+    :class:`~ltrr.simulate.replay.RankedListEnv`)."""
+
+    arms: list[str]
+    space: AllocationSpace
+    index: dict[Allocation, int]
+
+    def episode(self, n_rounds: int, seed: int) -> AllocationEpisode: ...
+
+
+def run_policy(env: AllocationEnv, policy: Policy, n_rounds: int | None = None, seed: int = 0,
+               episode: AllocationEpisode | None = None, no_click_weight: float = 1.0, reset: bool = True) -> RunResult:
     """Run ``policy`` on ``env`` with common random numbers and semi-bandit depth labels.
 
     Parameters
     ----------
-    env : SyntheticAllocationEnv
+    env : AllocationEnv
+        :class:`SyntheticAllocationEnv` or :class:`~ltrr.simulate.replay.RankedListEnv`.
     policy : Policy
         Same arm order, budget and depths as ``env``; reset with ``seed`` first when ``reset``.
     n_rounds, seed : int
         Horizon and stream seed (ignored for the stream when ``episode`` is given, which saves redrawing it).
-    episode : Episode, optional
+    episode : AllocationEpisode, optional
         A stream from ``env.episode`` shared by several policies.
     no_click_weight : float
         Weight of no-click rounds, passed to :func:`~ltrr.bandit.base.depth_labels`.

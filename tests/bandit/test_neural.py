@@ -169,3 +169,18 @@ def test_wheel_bandit_ordering():
     assert m["neural_linear"] < 0.5 * m["greedy"] and m["lin_full_post"] < 0.5 * m["greedy"], m
     assert m["greedy"] < m["uniform"], m
     assert m["neural_linear"] < 1.5 * m["lin_full_post"], m
+
+
+def test_thompson_decisions_log_marginals_and_replayable_generator_state():
+    import copy
+
+    for pol in (NeuralLinearTSPolicy(ARMS, **KW, **SMALL, seed=8), LinTSPolicy(ARMS, **KW, seed=8)):
+        feed(pol, 30, np.random.default_rng(6))
+        twin = copy.deepcopy(pol)
+        x = np.array([0.5, 0.5, -0.5])
+        d = pol.select(x)
+        marg = np.array(d.info["marginals"])
+        assert marg.shape == (3, 4) and np.allclose(marg.sum(1), 1.0, atol=1e-3)
+        assert d.info["t"] == 31 and d.info["seed"] == 8
+        assert int(d.info["rng_state"][0], 16) == twin.rng.bit_generator.state["state"]["state"]
+        assert twin.select(x) == d  # same state + same generator state: the same decision and propensity

@@ -34,7 +34,8 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 log = logging.getLogger("bench.bandit")
-ENVS = {"synthetic": "synthetic", "synthetic-drift": "synthetic_drift"}
+ENVS = {"synthetic": "synthetic", "synthetic-drift": "synthetic_drift", "scifact": None}
+SCIFACT = {"data": ROOT / "runs" / "bandit_scifact" / "ranks.npz", "arms": ["bm25", "dense"]}
 POLICIES = ["uniform", "random", "lints", "lints_fixed_noise", "linucb", "eps_greedy", "neural_greedy",
             "neural_linear_ts", "vw_squarecb", "vw_epsilon"]
 
@@ -57,7 +58,7 @@ def compose(env: str, budget: int, policies: list[str], sets: list[str]):
     from hydra import initialize_config_dir
 
     base = {"uniform", "lints", "neural_linear_ts"}  # already in train.yaml's defaults
-    over = [f"+env={ENVS[env]}", f"budget={budget}", f"depths=[{','.join(map(str, depths_for(budget)))}]",
+    over = ([f"+env={ENVS[env]}"] if ENVS[env] else []) + [f"budget={budget}", f"depths=[{','.join(map(str, depths_for(budget)))}]",
             "logger=none"] + [f"+policy@policies.{p}={p}" for p in policies if p not in base] + list(sets)
     with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "configs")):
         return hcompose(config_name="train", overrides=over)
@@ -74,7 +75,10 @@ def run_cell(env_name: str, budget: int, seed: int, rounds: int, policies: list[
 
     torch.set_num_threads(1)
     cfg = compose(env_name, budget, policies, sets)
-    env = instantiate(cfg.env, budget=budget, depths=depths_for(budget))
+    if env_name == "scifact":
+        env, frac_of = scifact_env(budget)
+    else:
+        env, frac_of = instantiate(cfg.env, budget=budget, depths=depths_for(budget)), None
     ep = env.episode(rounds, seed)
     mu_star = ep.oracle[0]
     T, pts = len(ep), np.unique(np.linspace(0, len(ep) - 1, 200).astype(int))
@@ -98,12 +102,35 @@ def run_cell(env_name: str, budget: int, seed: int, rounds: int, policies: list[
                "regret_curve": r.regret[pts].round(2).tolist(),
                "rolling_recall": roll[np.unique(np.linspace(0, len(roll) - 1, 200).astype(int))].round(4).tolist(),
                "alloc_by_type": alloc_by_type(r.allocations, ep.types, env)}
+        if frac_of is not None:  # BEIR's recall (share of the relevant documents in the union), the anchors' sense
+            frac = frac_of(ep.queries, r.allocations)
+            res["recall_frac"], res["recall_frac_last_20pct"] = float(frac.mean()), float(frac[-T // 5:].mean())
         if hasattr(pol, "mean_probs"):
             res["calibration"] = calibration(pol, ep, env)
         if ope and name == "neural_linear_ts":
             res["ope"] = ope_check(pol, r, ep, env, budget)
         out["policies"][name] = res
     return out
+
+
+def scifact_env(budget: int):
+    """Replay env over SciFact test queries (``scripts/bench/bandit_scifact_data.py``), and the fraction-of-relevant
+    recall of played allocations: ``frac_of(queries (T,), allocations (T, K)) -> (T,)``."""
+    from ltrr.simulate.replay import RankedListEnv
+
+    if not SCIFACT["data"].exists():
+        raise SystemExit(f"{SCIFACT['data']}: missing; run scripts/bench/bandit_scifact_data.py first")
+    z = np.load(SCIFACT["data"], allow_pickle=True)
+    cols = [list(z["arms"]).index(a) for a in SCIFACT["arms"]]
+    ranks, n_rel = z["test_ranks"][:, :, cols], z["test_n_rel"]
+    env = RankedListEnv(SCIFACT["arms"], budget, depths_for(budget), z["test_contexts"], ranks,
+                        query_types=z["test_types"], query_ids=z["test_qids"])
+
+    def frac_of(queries: np.ndarray, allocs: np.ndarray) -> np.ndarray:
+        hit = np.any(ranks[queries] <= allocs[:, None, :], axis=2)  # (T, R); padding ranks are inf
+        return hit.sum(1) / n_rel[queries]
+
+    return env, frac_of
 
 
 def alloc_by_type(allocs: np.ndarray, types: np.ndarray, env) -> dict:
@@ -168,7 +195,9 @@ def aggregate(cells: dict, policies: list[str]) -> dict:
             entry = {}
             for key, vals in (("normalized_regret", norm), ("cumulative_regret", [x["regret"] for x in rows]),
                               ("recall_at_budget", [x["recall"] for x in rows]),
-                              ("recall_last_20pct", [x.get("recall_last_20pct") for x in rows])):
+                              ("recall_last_20pct", [x.get("recall_last_20pct") for x in rows]),
+                              ("recall_frac", [x.get("recall_frac") for x in rows]),
+                              ("recall_frac_last_20pct", [x.get("recall_frac_last_20pct") for x in rows])):
                 if vals is not None and None not in vals:
                     ci = mean_ci(vals)
                     entry[key] = {"mean": ci["mean"], "ci95": [ci["lo"], ci["hi"]]}
@@ -226,12 +255,15 @@ def table(summary: dict) -> None:
         for budget, b in body["budgets"].items():
             print(f"\n### {env}, B={budget}, seeds {b['seeds'][0]}-{b['seeds'][-1]}, oracle mean mu "
                   f"{b['oracle_mean_mu']['mean']:.4f}")
-            print("| policy | normalised regret (uniform=100) | cumulative regret | recall@B | decision / update p50 ms |")
-            print("|---|---|---|---|---|")
+            frac = any("recall_frac" in e for e in b["policies"].values())
+            print("| policy | normalised regret (uniform=100) | cumulative regret | recall@B | recall@B, last 20% | "
+                  + ("BEIR recall@B, last 20% | " if frac else "") + "decision / update p50 ms |")
+            print("|---" * (6 + frac) + "|")
             for p, e in b["policies"].items():
                 lat = e.get("latency_ms")
                 print(f"| {p} | {fmt(e, 'normalized_regret')} | {fmt(e, 'cumulative_regret')} | "
-                      f"{fmt(e, 'recall_at_budget', 4)} | "
+                      f"{fmt(e, 'recall_at_budget', 4)} | {fmt(e, 'recall_last_20pct', 4)} | "
+                      + (f"{fmt(e, 'recall_frac_last_20pct', 4)} | " if frac else "")
                       + (f"{lat['decision_p50']:.2f} / {lat['update_p50']:.2f} |" if lat else " |"))
             for p, e in b["policies"].items():
                 if "ope" in e:
@@ -252,22 +284,28 @@ def main() -> None:
     ap.add_argument("--policies", nargs="+", default=POLICIES)
     ap.add_argument("--set", nargs="*", default=[], help="Hydra overrides, e.g. policies.lints.lam=0.5")
     ap.add_argument("--ope", action="store_true", help="off-policy evaluation check on the neural-linear TS logs")
+    ap.add_argument("--scifact-data", type=Path, default=SCIFACT["data"])
+    ap.add_argument("--scifact-arms", nargs="+", default=SCIFACT["arms"])
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--cache", type=Path, default=ROOT / "runs" / "bench_bandit")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     seeds = parse_seeds(args.seeds)
+    SCIFACT.update(data=args.scifact_data, arms=list(args.scifact_arms))
     if "uniform" not in args.policies:
         args.policies = ["uniform", *args.policies]  # the normaliser
-    stamp = {"rounds": args.rounds, "set": args.set, "ope": args.ope}
+    base_stamp = {"rounds": args.rounds, "set": args.set, "ope": args.ope}
+
+    def stamp_of(env: str) -> dict:
+        return {**base_stamp, "scifact_arms": SCIFACT["arms"]} if env == "scifact" else base_stamp
     todo, cells = [], {}
     for env in args.envs:
         for b in args.budgets:
             for s in seeds:
                 f = args.cache / f"{env}_B{b}_seed{s}.json"
                 old = json.loads(f.read_text()) if f.exists() else None
-                if old is not None and {k: v for k, v in old.get("stamp", {}).items() if k != "policies"} == stamp:
+                if old is not None and {k: v for k, v in old.get("stamp", {}).items() if k != "policies"} == stamp_of(env):
                     cells.setdefault((env, b), {})[s] = old
                     missing = [p for p in args.policies if p not in old["policies"]]
                 else:
@@ -282,7 +320,7 @@ def main() -> None:
         old = cells.get((env, b), {}).get(s)
         if old is not None:
             res["policies"] = {**old["policies"], **res["policies"]}
-        res["stamp"] = stamp
+        res["stamp"] = stamp_of(env)
         f.write_text(json.dumps(res))
         cells.setdefault((env, b), {})[s] = res
         log.info("done %s B=%d seed %d", env, b, s)

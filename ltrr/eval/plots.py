@@ -91,3 +91,25 @@ def plot_heatmap(table: dict[str, dict[str, float]], path: Path | str, title: st
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_ope(points: dict[str, tuple[np.ndarray, np.ndarray]], path: Path | str, title: str = "") -> None:
+    """Off-policy estimates against the on-policy truth, one marker style per estimator.
+
+    Parameters
+    ----------
+    points : mapping of estimator name to (truth, estimate), each shape ``(n_runs,)``
+    """
+    fig, ax = plt.subplots(figsize=(4.8, 4.4))
+    allv = np.concatenate([np.concatenate(v) for v in points.values()]) if points else np.zeros(1)
+    lo, hi = float(allv.min()), float(allv.max())
+    pad = 0.05 * max(hi - lo, 1e-3)
+    ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], "k--", lw=1, label="estimate = truth")
+    for name, (truth, est) in points.items():
+        ax.plot(truth, est, "o", alpha=0.7, label=name)
+    ax.set(xlabel="on-policy value (truth)", ylabel="off-policy estimate", title=title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -215,7 +215,7 @@ def aggregate(cells: dict, policies: list[str]) -> dict:
 
 
 def plots(cells: dict, policies: list[str], folder: Path) -> None:
-    from ltrr.eval.plots import plot_bands, plot_heatmap, plot_reliability
+    from ltrr.eval.plots import plot_bands, plot_heatmap, plot_ope, plot_reliability
 
     folder.mkdir(parents=True, exist_ok=True)
     for (env, budget), per_seed in cells.items():
@@ -234,13 +234,18 @@ def plots(cells: dict, policies: list[str], folder: Path) -> None:
                  for p in names if "calibration" in first[p]}
         if calib:
             plot_reliability(calib, folder / f"bandit_calibration_{tag}.png")
+        if "ope" in first.get("neural_linear_ts", {}):
+            opes = [per_seed[s]["policies"]["neural_linear_ts"]["ope"] for s in seeds]
+            plot_ope({k: (np.array([o["truth"] for o in opes]), np.array([o[k]["value"] for o in opes]))
+                      for k in ("ips", "snips", "dr")}, folder / f"bandit_ope_{tag}.png",
+                     f"{env}, B={budget}: OPE of the final posterior")
         if "neural_linear_ts" in first:
             for phase in ("early", "late"):
                 tables = [per_seed[s]["policies"]["neural_linear_ts"]["alloc_by_type"][phase] for s in seeds]
                 mean = {ty: {a: float(np.mean([t[ty][a] for t in tables if ty in t])) for a in tables[0][ty]}
                         for ty in tables[0]}
                 plot_heatmap(mean, folder / f"bandit_alloc_{tag}_{phase}.png",
-                             f"neural-linear TS, mean depth per arm by hidden type ({phase} 20%)")
+                             f"NL-TS: mean depth by type ({phase} 20%)")
 
 
 def table(summary: dict) -> None:

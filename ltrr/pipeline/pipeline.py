@@ -100,7 +100,7 @@ class RetrievePipeline:
         return SearchResult(query, context, decision, results, ranking)
 
     def feedback(self, result: SearchResult, clicked: Sequence[str]) -> DepthLabels:
-        """Teach the policy and the learning arms from the clicks on ``result``."""
+        """Teach the policy, the learning arms and the featurizer's dynamic features from the clicks on ``result``."""
         ranks = np.array([min((r.rank_of(d) or np.inf for d in clicked), default=np.inf)
                           for r in result.arm_results.values()], dtype=float)
         alloc = result.decision.allocation
@@ -111,10 +111,16 @@ class RetrievePipeline:
         shown = result.shown(self.show_k)
         for arm in self.arms.values():
             arm.observe(result.query, shown, clicked)
+        observe = getattr(self.featurizer, "observe", None)
+        if observe is not None:  # dynamic context features (e.g. recent hit rate per intent)
+            observe(result.query, result.arm_results, clicked)
         return labels
 
     def reset(self, seed: int) -> None:
-        """Forget learned state (policy and arms) and reseed: the start of an independent run."""
+        """Forget learned state (policy, arms, dynamic context features) and reseed: an independent run starts."""
         self.policy.reset(seed)
         for arm in self.arms.values():
             arm.reset(seed)
+        reset = getattr(self.featurizer, "reset", None)
+        if reset is not None:
+            reset()

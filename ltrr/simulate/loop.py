@@ -61,6 +61,8 @@ def run_online(pipeline: RetrievePipeline, stream: Sequence[SimQuery], click_mod
     """
     pipeline.reset(seed)
     click_model.reset(seed)
+    if hasattr(pipeline.featurizer, "prime"):  # batch-encode the stream's texts once (query-embedding features)
+        pipeline.featurizer.prime(list(dict.fromkeys(sq.query.text for sq in stream)))
     policy = pipeline.policy
     budget = policy.space.budget
     out = []

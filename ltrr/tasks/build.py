@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
@@ -12,14 +12,22 @@ from omegaconf.errors import MissingMandatoryValue
 
 from ltrr.arms.base import Arm
 from ltrr.bandit.base import Policy
-from ltrr.bandit.features import ARM_STATS, ContextFeaturizer
+from ltrr.bandit.features import ALL_ARM_STATS, ARM_STATS, ContextFeaturizer
 from ltrr.data.music import MusicWorld
+from ltrr.encoders.dense import DenseEncoder
 from ltrr.pipeline.pipeline import RetrievePipeline
 from ltrr.rerank.cross import CrossEncoderReranker
 from ltrr.types import Doc
+from ltrr.utils.seed import make_rng
+
+if TYPE_CHECKING:
+    from ltrr.qu.tagger import QueryUnderstanding
 
 log = logging.getLogger(__name__)
 RESERVED = {"meta", "comparison", "intent_arm_recall", "allocation_share"}
+# config 'context': optional context-feature blocks; these defaults (all off) give the plain featurizer
+CONTEXT_DEFAULTS: dict[str, Any] = {"embed_dim": 0, "embed_pca": 0, "embed_seed": 0, "qu_slots": False,
+                                    "language": False, "arm_hit_rate": False, "hit_depth": 20, "hit_halflife": 100.0}
 
 
 def check_config(cfg: DictConfig) -> None:
@@ -56,10 +64,84 @@ def facet_words(docs: Sequence[Doc]) -> set[str]:
     return {str(d.metadata[f]) for d in docs for f in ("genre", "mood", "activity", "topic") if d.metadata.get(f)}
 
 
-def build_featurizer(arms: dict[str, Arm], docs: Sequence[Doc], arm_stats: Sequence[str] | None = None) -> ContextFeaturizer:
-    """Context featurizer over the given arms (``arm_stats``: per-arm features, default n/top/gap)."""
+def build_featurizer(arms: dict[str, Arm], docs: Sequence[Doc], arm_stats: Sequence[str] | None = None,
+                     context: Mapping[str, Any] | None = None) -> ContextFeaturizer:
+    """Context featurizer over the given arms.
+
+    Parameters
+    ----------
+    arms : dict of name to Arm
+    docs : sequence of Doc
+    arm_stats : sequence of str, optional
+        Per-arm features (config ``arm_stats``); default n/top/gap.
+    context : mapping, optional
+        Config ``context``, keys of :data:`CONTEXT_DEFAULTS` (missing keys take those defaults, all blocks off):
+        ``embed_dim`` (> 0: projected query embedding from the first dense arm's encoder, no second model is
+        loaded), ``embed_pca`` (> 0: fit the projection by PCA on that many catalogue titles, a seeded sample;
+        0: random projection), ``embed_seed``, ``qu_slots`` (slot indicators; the structured arm's tagger is
+        reused when there is one), ``language`` (non-ASCII share), ``arm_hit_rate`` (per-arm recent hit rate
+        per intent class), ``hit_depth``, ``hit_halflife``.
+    """
     stats = tuple(arm_stats) if arm_stats else ARM_STATS
-    return _named("arm_stats", lambda: ContextFeaturizer(list(arms), facet_words(docs), stats))
+    unknown = set(stats) - set(ALL_ARM_STATS)
+    if unknown:
+        raise ValueError(f"config 'arm_stats': unknown {sorted(unknown)}; choose from {ALL_ARM_STATS}")
+    opts = _context_options(context)
+    kwargs: dict[str, Any] = {"language": bool(opts["language"]), "arm_hit_rate": bool(opts["arm_hit_rate"]),
+                              "hit_depth": int(opts["hit_depth"]), "hit_halflife": float(opts["hit_halflife"])}
+    if int(opts["embed_dim"]) > 0:
+        kwargs.update(embedder=_named("context.embed_dim", lambda: _dense_encoder(arms)).encode,
+                      embed_dim=int(opts["embed_dim"]), embed_seed=int(opts["embed_seed"]))
+    elif int(opts["embed_pca"]) > 0:
+        raise ValueError("config 'context.embed_pca': needs context.embed_dim > 0")
+    if opts["qu_slots"] or opts["arm_hit_rate"]:  # the hit rates are kept per intent class, read off the slots
+        kwargs.update(qu=_query_understanding(arms, docs), slot_features=bool(opts["qu_slots"]))
+    feat = _named("context", lambda: ContextFeaturizer(list(arms), facet_words(docs), stats, **kwargs))
+    if int(opts["embed_pca"]) > 0:
+        texts = sorted({d.title for d in docs})
+        n = min(int(opts["embed_pca"]), len(texts))
+        pick = make_rng(int(opts["embed_seed"]), "context-pca").choice(len(texts), size=n, replace=False)
+        _named("context.embed_pca", lambda: feat.fit_projection([texts[i] for i in sorted(pick)]))
+    blocks = [k for k in ("embed_dim", "qu_slots", "language", "arm_hit_rate") if opts[k]]
+    log.info("context features: %d (base%s)", feat.dim, "".join(f" + {k}" for k in blocks))
+    return feat
+
+
+def _context_options(context: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``context`` over :data:`CONTEXT_DEFAULTS`; an unknown key is an error naming it."""
+    given = dict(context or {})
+    for key in given:
+        if key not in CONTEXT_DEFAULTS:
+            raise ValueError(f"config 'context.{key}': unknown key; choose from {sorted(CONTEXT_DEFAULTS)}")
+    opts = {**CONTEXT_DEFAULTS, **given}
+    for key, default in CONTEXT_DEFAULTS.items():
+        value = opts[key]
+        if isinstance(default, bool) and not isinstance(value, bool):
+            raise ValueError(f"config 'context.{key}': expected true or false, got {value!r}")
+        if isinstance(default, (int, float)) and not isinstance(default, bool) and (
+                isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+            raise ValueError(f"config 'context.{key}': expected a number >= 0, got {value!r}")
+    return opts
+
+
+def _dense_encoder(arms: Mapping[str, Arm]) -> DenseEncoder:
+    """The encoder of the first arm that holds a :class:`DenseEncoder` (the main job's dense model)."""
+    for arm in arms.values():
+        enc = getattr(arm, "encoder", None)
+        if isinstance(enc, DenseEncoder):
+            return enc
+    raise ValueError(f"the query embedding reuses a dense arm's encoder, and none of the arms {list(arms)} has one")
+
+
+def _query_understanding(arms: Mapping[str, Arm], docs: Sequence[Doc]) -> QueryUnderstanding:
+    """The tagger of an arm that already built one over ``docs`` (the structured arm), else a new one."""
+    from ltrr.qu.tagger import QueryUnderstanding  # noqa: F811  (symspellpy loads only when the tagger is wanted)
+
+    for arm in arms.values():
+        qu = getattr(arm, "qu", None)
+        if isinstance(qu, QueryUnderstanding):
+            return qu
+    return QueryUnderstanding(docs)
 
 
 def build_policy(cfg: DictConfig, name: str, arms: Sequence[str], n_features: int, seed: int) -> Policy:

@@ -34,7 +34,7 @@ def load_pipeline(run_dir: Path | str, policy: str) -> tuple[RetrievePipeline, d
         raise ValueError(f"config 'policy': {policy!r} is not in the run's policies {list(cfg.policies)}")
     world = build.build_world(cfg)
     arms = build.build_arms(cfg, world.docs)
-    featurizer = build.build_featurizer(arms, world.docs, cfg.get("arm_stats"))
+    featurizer = build.build_featurizer(arms, world.docs, cfg.get("arm_stats"), cfg.get("context"))
     seed = int(cfg.seeds[0])
     pol = build.build_policy(cfg, policy, list(arms), featurizer.dim, seed)
     pipeline = build.build_pipeline(cfg, arms, featurizer, pol, build.build_reranker(cfg, world.docs))

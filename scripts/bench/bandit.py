@@ -34,8 +34,11 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 log = logging.getLogger("bench.bandit")
-ENVS = {"synthetic": "synthetic", "synthetic-drift": "synthetic_drift", "scifact": None}
-SCIFACT = {"data": ROOT / "runs" / "bandit_scifact" / "ranks.npz", "arms": ["bm25", "dense"]}
+ENVS = {"synthetic": "synthetic", "synthetic-drift": "synthetic_drift", "scifact": None, "music": None}
+REPLAY = {"scifact": {"data": ROOT / "runs" / "bandit_scifact" / "ranks.npz", "arms": ["bm25", "dense"],
+                      "script": "scripts/bench/bandit_scifact_data.py"},
+          "music": {"data": ROOT / "runs" / "bandit_music" / "ranks.npz", "arms": ["bm25", "dense", "popularity", "fresh"],
+                    "script": "scripts/bench/bandit_music_data.py"}}
 POLICIES = ["uniform", "random", "lints", "lints_fixed_noise", "linucb", "eps_greedy", "neural_greedy",
             "neural_linear_ts", "vw_squarecb", "vw_epsilon"]
 
@@ -75,8 +78,8 @@ def run_cell(env_name: str, budget: int, seed: int, rounds: int, policies: list[
 
     torch.set_num_threads(1)
     cfg = compose(env_name, budget, policies, sets)
-    if env_name == "scifact":
-        env, frac_of = scifact_env(budget)
+    if env_name in REPLAY:
+        env, frac_of = replay_env(env_name, budget)
     else:
         env, frac_of = instantiate(cfg.env, budget=budget, depths=depths_for(budget)), None
     ep = env.episode(rounds, seed)
@@ -113,17 +116,24 @@ def run_cell(env_name: str, budget: int, seed: int, rounds: int, policies: list[
     return out
 
 
-def scifact_env(budget: int):
-    """Replay env over SciFact test queries (``scripts/bench/bandit_scifact_data.py``), and the fraction-of-relevant
-    recall of played allocations: ``frac_of(queries (T,), allocations (T, K)) -> (T,)``."""
+def replay_env(name: str, budget: int):
+    """Replay env over the logged queries of ``REPLAY[name]`` (SciFact test queries, or the music world's stream),
+    and the fraction-of-relevant recall of played allocations: ``frac_of(queries (T,), allocations (T, K)) -> (T,)``."""
     from ltrr.simulate.replay import RankedListEnv
 
-    if not SCIFACT["data"].exists():
-        raise SystemExit(f"{SCIFACT['data']}: missing; run scripts/bench/bandit_scifact_data.py first")
-    z = np.load(SCIFACT["data"], allow_pickle=True)
-    cols = [list(z["arms"]).index(a) for a in SCIFACT["arms"]]
+    spec = REPLAY[name]
+    if not Path(spec["data"]).exists():
+        raise SystemExit(f"{spec['data']}: missing; run {spec['script']} first")
+    z = np.load(spec["data"], allow_pickle=True)
+    all_arms = list(z["arms"])
+    unknown = [a for a in spec["arms"] if a not in all_arms]
+    if unknown:
+        raise SystemExit(f"{spec['data']}: no arms {unknown}; it has {all_arms}")
+    cols = [all_arms.index(a) for a in spec["arms"]]
     ranks, n_rel = z["test_ranks"][:, :, cols], z["test_n_rel"]
-    env = RankedListEnv(SCIFACT["arms"], budget, depths_for(budget), z["test_contexts"], ranks,
+    main = list(z["main_arms"]) if "main_arms" in z else all_arms
+    contexts = z["test_contexts"] if set(spec["arms"]) <= set(main) else z["test_contexts_all"]
+    env = RankedListEnv(spec["arms"], budget, depths_for(budget), contexts, ranks,
                         query_types=z["test_types"], query_ids=z["test_qids"])
 
     def frac_of(queries: np.ndarray, allocs: np.ndarray) -> np.ndarray:
@@ -289,21 +299,23 @@ def main() -> None:
     ap.add_argument("--policies", nargs="+", default=POLICIES)
     ap.add_argument("--set", nargs="*", default=[], help="Hydra overrides, e.g. policies.lints.lam=0.5")
     ap.add_argument("--ope", action="store_true", help="off-policy evaluation check on the neural-linear TS logs")
-    ap.add_argument("--scifact-data", type=Path, default=SCIFACT["data"])
-    ap.add_argument("--scifact-arms", nargs="+", default=SCIFACT["arms"])
+    for name, spec in REPLAY.items():
+        ap.add_argument(f"--{name}-data", type=Path, default=spec["data"], help=f"from {spec['script']}")
+        ap.add_argument(f"--{name}-arms", nargs="+", default=spec["arms"])
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--cache", type=Path, default=ROOT / "runs" / "bench_bandit")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     seeds = parse_seeds(args.seeds)
-    SCIFACT.update(data=args.scifact_data, arms=list(args.scifact_arms))
+    for name, spec in REPLAY.items():
+        spec.update(data=getattr(args, f"{name}_data"), arms=list(getattr(args, f"{name}_arms")))
     if "uniform" not in args.policies:
         args.policies = ["uniform", *args.policies]  # the normaliser
     base_stamp = {"rounds": args.rounds, "set": args.set, "ope": args.ope}
 
     def stamp_of(env: str) -> dict:
-        return {**base_stamp, "scifact_arms": SCIFACT["arms"]} if env == "scifact" else base_stamp
+        return {**base_stamp, "arms": REPLAY[env]["arms"]} if env in REPLAY else base_stamp
     todo, cells = [], {}
     for env in args.envs:
         for b in args.budgets:

@@ -58,11 +58,11 @@ class _Buffer:
         self.w = np.zeros(cap)
 
     def add(self, inp: np.ndarray, arm: np.ndarray, y: np.ndarray, w: np.ndarray) -> None:
-        for i in range(len(y)):
-            j = self.head
-            self.inp[j], self.arm[j], self.y[j], self.w[j] = inp[i], arm[i], y[i], w[i]
-            self.head = (self.head + 1) % self.cap
-            self.size = min(self.size + 1, self.cap)
+        n = min(len(y), self.cap)  # more rows than the capacity: only the last ``cap`` survive
+        j = (self.head + np.arange(len(y) - n, len(y))) % self.cap
+        self.inp[j], self.arm[j], self.y[j], self.w[j] = inp[-n:], arm[-n:], y[-n:], w[-n:]
+        self.head = (self.head + len(y)) % self.cap
+        self.size = min(self.size + len(y), self.cap)
 
     def view(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         n = self.size
@@ -108,6 +108,8 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
         Round-robin warm-up: each arm alone at the largest depth, ``initial_pulls · |D|`` times per arm.
     name : str
     """
+
+    uses_posterior = True  # False: the network's own head decides; the NIG statistics are not kept
 
     def __init__(self, *args, hidden: Sequence[int] = (50,), head_mode: str = "per_arm",
                  arm_features: Mapping[str, Sequence[float]] | None = None, lam: float = 0.25, a0: float = 6.0,
@@ -224,8 +226,9 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
             y = labels.y.ravel()[cells].astype(float)
             w = np.full(len(cells), float(labels.weight))
             self.buffer.add(inp, arm[cells], y, w)
-            phi, block = self._phi(self._embed(inp), arm[cells])
-            self.post.update(block, phi, y, w)
+            if self.uses_posterior:
+                phi, block = self._phi(self._embed(inp), arm[cells])
+                self.post.update(block, phi, y, w)
         if self.t % self.train_every == 0 and self.buffer.size:
             self.retrain()
 
@@ -248,8 +251,9 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
             self.opt.step()
             self.step += 1
         self.net.eval()
-        phi, block = self._phi(self._embed(inp), arm)
-        self.post.rebuild(block, phi, y, w)
+        if self.uses_posterior:
+            phi, block = self._phi(self._embed(inp), arm)
+            self.post.rebuild(block, phi, y, w)
         self.retrains += 1
         log.debug("%s retrain %d: %d labels, last loss %.4f", self.name, self.retrains, len(y), float(loss.detach()))
 
@@ -276,6 +280,8 @@ class NeuralGreedyPolicy(PointEstimateMixin, NeuralLinearTSPolicy):
     uniformly random allocation with probability ``eps_mix`` (``eps_mix = 0``: neural-greedy; RMS in the reference).
     """
 
+    uses_posterior = False
+
     def __init__(self, *args, eps_mix: float = 0.05, name: str = "eps_greedy", **kwargs) -> None:
         super().__init__(*args, eps_mix=eps_mix, name=name, **kwargs)
 
@@ -291,13 +297,3 @@ class NeuralGreedyPolicy(PointEstimateMixin, NeuralLinearTSPolicy):
 
     def sample_probs(self, context: np.ndarray, m: int) -> np.ndarray:
         return np.broadcast_to(self.predict(context), (m, len(self.arms), len(self.space.depths)))
-
-
-    def update(self, context: np.ndarray, decision: Decision, labels: DepthLabels) -> None:
-        cells = np.flatnonzero(labels.mask.ravel())
-        if len(cells):
-            arm, _ = self._cells()
-            self.buffer.add(self._cell_inputs(context)[cells], arm[cells], labels.y.ravel()[cells].astype(float),
-                            np.full(len(cells), float(labels.weight)))
-        if self.t % self.train_every == 0 and self.buffer.size:
-            self.retrain()

@@ -15,6 +15,7 @@ given per round, either as dicts ``{action: prob}``, as a :class:`TargetPmf` (e.
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Hashable, Mapping, Sequence, Union
 
@@ -210,7 +211,7 @@ class Estimate:
 
 
 @dataclass
-class OffPolicyEstimator:
+class OffPolicyEstimator(ABC):
     """Shared parts: importance weights, clipping and the bootstrap interval. Subclasses implement ``_terms``.
 
     Parameters
@@ -260,10 +261,10 @@ class OffPolicyEstimator:
         num, den = self._terms(logs, tgt, w, featurize, q_fn)
         return self._result(num, den, w, n_clipped)
 
+    @abstractmethod
     def _terms(self, logs: BanditLogs, target: TargetPmf | np.ndarray, w: np.ndarray, featurize: Featurizer | None,
                q_fn: QFunction | None) -> tuple[np.ndarray, np.ndarray | None]:
         """Per-round numerator and denominator terms, shape ``(n,)``; ``None`` denominator means ones."""
-        raise NotImplementedError
 
     def _result(self, num: np.ndarray, den: np.ndarray | None, w: np.ndarray, n_clipped: int) -> Estimate:
         """``Σ num / Σ den``, with a percentile bootstrap over rounds."""

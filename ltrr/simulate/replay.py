@@ -21,7 +21,7 @@ from typing import Sequence
 import numpy as np
 
 from ltrr.bandit.allocation import AllocationSpace
-from ltrr.simulate.synthetic import Outcome
+from ltrr.simulate.synthetic import HindsightMixin, Outcome
 from ltrr.types import Allocation
 from ltrr.utils.seed import make_rng
 
@@ -158,7 +158,7 @@ class RankedListEnv:
 
 
 @dataclass
-class ReplayEpisode:
+class ReplayEpisode(HindsightMixin):
     """A drawn stream: query indices, their contexts, type labels, best ranks per arm and click noise."""
 
     env: RankedListEnv
@@ -192,27 +192,6 @@ class ReplayEpisode:
         idx = self.env.oracle_index[self.queries]
         return self.env.mu_table[self.queries, idx].astype(float), idx
 
-    def oracle_allocation(self, t: int) -> Allocation:
-        """The per-query optimal allocation of round ``t``."""
-        return tuple(int(v) for v in self.env.actions[self.oracle[1][t]])
-
     def mean_mu(self) -> np.ndarray:
         """Mean ``μ`` over the run of every allocation, shape ``(A,)``."""
         return self.env.mu_table[self.queries].mean(axis=0)
-
-    def best_static(self) -> tuple[Allocation, float]:
-        """Best fixed allocation in hindsight and its mean ``μ``."""
-        m = self.mean_mu()
-        i = int(m.argmax())
-        return tuple(int(v) for v in self.env.actions[i]), float(m[i])
-
-    def best_single_arm(self) -> tuple[str, Allocation, float]:
-        """Arm whose solo allocation at the largest depth has the highest mean ``μ``."""
-        m, K, top = self.mean_mu(), len(self.env.arms), self.env.space.depths[-1]
-        solo = [tuple(top if j == k else 0 for j in range(K)) for k in range(K)]
-        k = int(np.argmax([m[self.env.index[a]] for a in solo]))
-        return self.env.arms[k], solo[k], float(m[self.env.index[solo[k]]])
-
-    def hindsight_hit(self) -> np.ndarray:
-        """Whether a relevant document is within the largest depth of some arm, ``(T,)``."""
-        return np.any(self.ranks <= self.env.space.depths[-1], axis=1)

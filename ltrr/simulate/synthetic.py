@@ -228,8 +228,34 @@ class SyntheticAllocationEnv:
         return Episode(self, x, types, lexical, phase, ranks, click_u, self.posterior(signal, qlen, entity, hist))
 
 
+class HindsightMixin:
+    """Oracle allocation and hindsight baselines of an episode with ``env`` (``actions``, ``index``, ``arms``,
+    ``space``), ``oracle`` (values, argmax index), ``ranks`` ``(T, K)`` and ``mean_mu()``."""
+
+    def oracle_allocation(self, t: int) -> Allocation:
+        """The per-context optimal allocation of round ``t``."""
+        return tuple(int(v) for v in self.env.actions[self.oracle[1][t]])
+
+    def best_static(self) -> tuple[Allocation, float]:
+        """Best fixed allocation in hindsight and its mean ``μ``."""
+        m = self.mean_mu()
+        i = int(m.argmax())
+        return tuple(int(v) for v in self.env.actions[i]), float(m[i])
+
+    def best_single_arm(self) -> tuple[str, Allocation, float]:
+        """Arm whose solo allocation at the largest depth has the highest mean ``μ``."""
+        m, K, top = self.mean_mu(), len(self.env.arms), self.env.space.depths[-1]
+        solo = [tuple(top if j == k else 0 for j in range(K)) for k in range(K)]
+        k = int(np.argmax([m[self.env.index[a]] for a in solo]))
+        return self.env.arms[k], solo[k], float(m[self.env.index[solo[k]]])
+
+    def hindsight_hit(self) -> np.ndarray:
+        """Whether the wanted item is within the largest depth of some arm (the hindsight oracle's recall), ``(T,)``."""
+        return np.any(self.ranks <= self.env.space.depths[-1], axis=1)
+
+
 @dataclass
-class Episode:
+class Episode(HindsightMixin):
     """A drawn stream: contexts, hidden state, ranks of ``i*`` and click noise for every round."""
 
     env: SyntheticAllocationEnv
@@ -272,31 +298,10 @@ class Episode:
                 vals[rows] = m[np.arange(len(rows)), idx[rows]]
         return vals, idx
 
-    def oracle_allocation(self, t: int) -> Allocation:
-        """The per-context optimal allocation of round ``t``."""
-        return tuple(int(v) for v in self.env.actions[self.oracle[1][t]])
-
     def mean_mu(self) -> np.ndarray:
         """Mean ``μ`` over the run of every allocation, shape ``(A,)`` (linear in the type posteriors)."""
         w = np.stack([self.type_posterior[self.phase == p].sum(0) for p in (0, 1)])
         return np.einsum("pj,pja->a", w, self.env.mu_type) / len(self)
-
-    def best_static(self) -> tuple[Allocation, float]:
-        """Best fixed allocation in hindsight and its mean ``μ``."""
-        m = self.mean_mu()
-        i = int(m.argmax())
-        return tuple(int(v) for v in self.env.actions[i]), float(m[i])
-
-    def best_single_arm(self) -> tuple[str, Allocation, float]:
-        """Arm whose solo allocation at the largest depth has the highest mean ``μ``."""
-        m, K, top = self.mean_mu(), len(self.env.arms), self.env.space.depths[-1]
-        solo = [tuple(top if j == k else 0 for j in range(K)) for k in range(K)]
-        k = int(np.argmax([m[self.env.index[a]] for a in solo]))
-        return self.env.arms[k], solo[k], float(m[self.env.index[solo[k]]])
-
-    def hindsight_hit(self) -> np.ndarray:
-        """Whether ``i*`` is within the largest depth of some arm (the hindsight oracle's recall), ``(T,)``."""
-        return np.any(self.ranks <= self.env.space.depths[-1], axis=1)
 
 
 @dataclass

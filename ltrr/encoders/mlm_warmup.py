@@ -58,7 +58,8 @@ def mask_tokens(input_ids: torch.Tensor, candidates: torch.Tensor, mask_id: int,
 
 
 def warm_mlm_head(model: JointEncoder, texts: Sequence[str], steps: int = 300, batch_size: int = 16, lr: float = 1e-3,
-                  mask_prob: float = 0.15, max_length: int = 128, seed: int = 0, progress: bool = False) -> list[float]:
+                  mask_prob: float = 0.15, max_length: int = 128, seed: int = 0, progress: bool = False,
+                  identity_prob: float = 0.0) -> list[float]:
     """Train the MLM head alone on ``texts`` (backbone and word embeddings frozen, then restored).
 
     The backbone runs under ``no_grad`` in eval mode; only the selected positions go through the head, so the
@@ -79,6 +80,10 @@ def warm_mlm_head(model: JointEncoder, texts: Sequence[str], steps: int = 300, b
         Seeds the batch order and the masking (own RNGs; global state untouched).
     progress : bool
         Show a progress bar.
+    identity_prob : float
+        Share of the *uncorrupted* positions also trained to predict their own token (same forward pass). SPLADE
+        reads uncorrupted text, so its lexical terms come from exactly these positions; plain MLM never asks the head
+        for them (beyond BERT's 10% kept tokens). 0 gives standard MLM.
 
     Returns
     -------
@@ -118,6 +123,8 @@ def warm_mlm_head(model: JointEncoder, texts: Sequence[str], steps: int = 300, b
             with torch.no_grad():
                 hidden = model.mlm.bert(input_ids=corrupted.to(device),
                                         attention_mask=batch["attention_mask"].to(device)).last_hidden_state
+            if identity_prob > 0:
+                sel = sel | (cand & ~sel & (torch.rand(sel.shape, generator=gen) < identity_prob))
             sel_d = sel.to(device)
             logits = model.mlm_logits(hidden[sel_d])  # (N, V) at the selected positions only
             loss = torch.nn.functional.cross_entropy(logits.float(), batch["input_ids"].to(device)[sel_d])

@@ -170,7 +170,8 @@ def train_joint(cfg: DictConfig, run_dir: Path, train: RetrievalSet, dev: Retrie
         texts = [train.text(d) for d in list(train.docs)[: int(j.mlm_warmup.max_docs)]]
         mlm_losses = warm_mlm_head(model, texts, steps=int(j.mlm_warmup.steps), batch_size=int(j.mlm_warmup.batch_size),
                                    lr=float(j.mlm_warmup.lr), max_length=int(j.mlm_warmup.max_length),
-                                   seed=int(cfg.seed), progress=bool(cfg.progress))
+                                   seed=int(cfg.seed), progress=bool(cfg.progress),
+                                   identity_prob=float(j.mlm_warmup.get("identity_prob", 0.0)))
         if j.mlm_warmup.get("target_l0"):
             rng = np.random.default_rng(int(cfg.seed))
             sample = [texts[i] for i in rng.choice(len(texts), size=min(256, len(texts)), replace=False)]

@@ -15,6 +15,8 @@ import torch
 from ltrr.losses import FLOPS, L1Sparsity, QuadraticWarmup, contrastive_scores, sparsity_stats
 from ltrr.training.optim import FineTuneModule
 
+SPARSE_HEAD_PREFIXES = ("mlm.cls.predictions.",)  # JointEncoder parameter names of the SPLADE head
+
 log = logging.getLogger(__name__)
 
 
@@ -62,14 +64,18 @@ class BiEncoderModule(FineTuneModule):
         ``evaluator(model) -> dict`` of dev metrics, run in the validation loop.
     dropout : bool
         Train with dropout (see :class:`~ltrr.training.optim.FineTuneModule`).
+    head_lr : float, optional
+        Learning rate of the SPLADE head's own layers (MLM transform and decoder bias; the decoder weight is the
+        tied word-embedding matrix and keeps ``lr``). The head is created fresh for a checkpoint without one, so it
+        may need more than the backbone's fine-tuning rate. ``None``: ``lr``.
     """
 
     def __init__(self, model, loss, heads: Sequence[str] = ("dense", "sparse"), lr: float = 2e-5,
                  weight_decay: float = 0.01, warmup_ratio: float = 0.1, lambda_q: float = 3e-4,
                  lambda_d: float = 1e-4, query_reg: str = "flops", reg_warmup_steps: int = 1000, gather: bool = False,
                  distill_start_step: int = 0, teacher=None, distill_loss=None, distill_weight: float = 1.0,
-                 evaluator: Callable | None = None, dropout: bool = False) -> None:
-        super().__init__(model, lr, weight_decay, warmup_ratio, dropout)
+                 evaluator: Callable | None = None, dropout: bool = False, head_lr: float | None = None) -> None:
+        super().__init__(model, lr, weight_decay, warmup_ratio, dropout, SPARSE_HEAD_PREFIXES, head_lr)
         if query_reg not in ("flops", "l1"):
             raise ValueError(f"query_reg must be 'flops' or 'l1', got {query_reg!r}")
         if not set(heads) <= {"dense", "sparse"} or not heads:

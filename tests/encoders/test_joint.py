@@ -174,3 +174,42 @@ def test_gradient_checkpointing_keeps_outputs_and_gradients(saved, separate):
     (out["dense"].sum() + out["sparse"].sum()).backward()
     assert model.dense_backbone.encoder.layer[0].output.dense.weight.grad.abs().sum() > 0
     assert model.mlm.bert.encoder.layer[0].output.dense.weight.grad.abs().sum() > 0
+
+
+@torch.no_grad()
+def _own_token_rank(model: JointEncoder, texts: list[str]) -> float:
+    """Mean rank of each real token among the head's logits at its own (uncorrupted) position (0 = top)."""
+    batch = model.tokenize(texts, 32)
+    hidden = model.mlm.bert(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+    logits = model.mlm_logits(hidden)
+    own = logits.gather(-1, batch["input_ids"].unsqueeze(-1))
+    ranks = (logits > own).sum(-1).float()
+    keep = batch["attention_mask"].bool() & ~torch.isin(batch["input_ids"], model.zero_ids)
+    return float(ranks[keep].mean())
+
+
+def test_identity_targets_teach_the_head_the_tokens_it_reads():
+    corpus = ["the cat sat on the mat", "jazz piano and bass", "the dog sat on the log"] * 4
+    ranks = {}
+    for prob in (0.0, 0.5):
+        torch.manual_seed(0)
+        model = JointEncoder.tiny(shared=True)
+        warm_mlm_head(model, corpus, steps=30, batch_size=6, lr=1e-2, seed=0, identity_prob=prob)
+        ranks[prob] = _own_token_rank(model, corpus[:3])
+    assert ranks[0.5] < ranks[0.0]
+
+
+def test_head_lr_gives_the_splade_head_its_own_learning_rate():
+    from ltrr.training.bi_module import BiEncoderModule
+    from ltrr.training.optim import adamw_linear
+    from ltrr.losses import JointContrastiveLoss
+
+    model = JointEncoder.tiny(shared=True)
+    module = BiEncoderModule(model, JointContrastiveLoss(), lr=1e-4, head_lr=1e-2)
+    opt = adamw_linear(model, module.lr, 0.0, 0.0, 10, module.head_prefixes, module.head_lr)["optimizer"]
+    by_lr: dict[float, set] = {}
+    for g in opt.param_groups:
+        by_lr.setdefault(g["lr"], set()).update(id(p) for p in g["params"])
+    head = {id(p) for p in head_parameters(model)}
+    assert by_lr[1e-2] == head
+    assert id(model.mlm.bert.embeddings.word_embeddings.weight) in by_lr[1e-4]  # tied decoder: backbone rate

@@ -28,6 +28,7 @@ from ltrr.encoders.sparse import splade_pool
 
 log = logging.getLogger(__name__)
 HEADS = ("dense", "sparse")
+SPARSE_HEAD_PREFIX = "mlm.cls.predictions."  # parameter names of the SPLADE head (transform, decoder bias)
 FORMAT = 1
 
 

@@ -124,7 +124,7 @@ def warm_mlm_head(model: JointEncoder, texts: Sequence[str], steps: int = 300, b
                 hidden = model.mlm.bert(input_ids=corrupted.to(device),
                                         attention_mask=batch["attention_mask"].to(device)).last_hidden_state
             if identity_prob > 0:
-                sel = sel | (cand & ~sel & (torch.rand(sel.shape, generator=gen) < identity_prob))
+                sel = sel | (cand & (torch.rand(sel.shape, generator=gen) < identity_prob))
             sel_d = sel.to(device)
             logits = model.mlm_logits(hidden[sel_d])  # (N, V) at the selected positions only
             loss = torch.nn.functional.cross_entropy(logits.float(), batch["input_ids"].to(device)[sel_d])

@@ -171,7 +171,7 @@ def train_joint(cfg: DictConfig, run_dir: Path, train: RetrievalSet, dev: Retrie
         mlm_losses = warm_mlm_head(model, texts, steps=int(j.mlm_warmup.steps), batch_size=int(j.mlm_warmup.batch_size),
                                    lr=float(j.mlm_warmup.lr), max_length=int(j.mlm_warmup.max_length),
                                    seed=int(cfg.seed), progress=bool(cfg.progress),
-                                   identity_prob=float(j.mlm_warmup.get("identity_prob", 0.0)))
+                                   identity_prob=float(j.mlm_warmup.identity_prob))
         if j.mlm_warmup.get("target_l0"):
             rng = np.random.default_rng(int(cfg.seed))
             sample = [texts[i] for i in rng.choice(len(texts), size=min(256, len(texts)), replace=False)]

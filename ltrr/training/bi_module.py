@@ -13,9 +13,8 @@ from typing import Any, Callable, Sequence
 import torch
 
 from ltrr.losses import FLOPS, L1Sparsity, QuadraticWarmup, contrastive_scores, sparsity_stats
+from ltrr.encoders.joint import SPARSE_HEAD_PREFIX
 from ltrr.training.optim import FineTuneModule
-
-SPARSE_HEAD_PREFIXES = ("mlm.cls.predictions.",)  # JointEncoder parameter names of the SPLADE head
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +74,7 @@ class BiEncoderModule(FineTuneModule):
                  lambda_d: float = 1e-4, query_reg: str = "flops", reg_warmup_steps: int = 1000, gather: bool = False,
                  distill_start_step: int = 0, teacher=None, distill_loss=None, distill_weight: float = 1.0,
                  evaluator: Callable | None = None, dropout: bool = False, head_lr: float | None = None) -> None:
-        super().__init__(model, lr, weight_decay, warmup_ratio, dropout, SPARSE_HEAD_PREFIXES, head_lr)
+        super().__init__(model, lr, weight_decay, warmup_ratio, dropout, (SPARSE_HEAD_PREFIX,), head_lr)
         if query_reg not in ("flops", "l1"):
             raise ValueError(f"query_reg must be 'flops' or 'l1', got {query_reg!r}")
         if not set(heads) <= {"dense", "sparse"} or not heads:

@@ -23,13 +23,14 @@ from ltrr.types import Decision
 
 log = logging.getLogger(__name__)
 HEAD_MODES = ("per_arm", "shared", "hybrid")
+REPRESENTATIONS = ("cell", "context")
 LR_MODES = ("faithful", "reset")
 
 
 class _Net(torch.nn.Module):
-    """ReLU MLP trunk ``z = g(input)`` and a per-arm linear training head ``w_kᵀz + c_k``."""
+    """ReLU MLP trunk ``z = g(input)`` and a linear training head ``w_uᵀz + c_u`` per unit (arm or cell)."""
 
-    def __init__(self, n_in: int, hidden: Sequence[int], n_arms: int, init_scale: float, gen: torch.Generator):
+    def __init__(self, n_in: int, hidden: Sequence[int], n_units: int, init_scale: float, gen: torch.Generator):
         super().__init__()
         layers: list[torch.nn.Module] = []
         prev = n_in
@@ -37,18 +38,18 @@ class _Net(torch.nn.Module):
             layers += [torch.nn.Linear(prev, h), torch.nn.ReLU()]
             prev = h
         self.trunk = torch.nn.Sequential(*layers)
-        self.head = torch.nn.Linear(prev, n_arms)
+        self.head = torch.nn.Linear(prev, n_units)
         with torch.no_grad():
             for prm in self.parameters():  # U(-s, s) as in the reference
                 prm.copy_(torch.rand(prm.shape, generator=gen) * 2 * init_scale - init_scale)
 
-    def forward(self, inp: torch.Tensor, arm: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, inp: torch.Tensor, unit: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         z = self.trunk(inp)
-        return z, self.head(z).gather(1, arm[:, None])[:, 0]
+        return z, self.head(z).gather(1, unit[:, None])[:, 0]
 
 
 class _Buffer:
-    """FIFO store of labelled cells: network input row, arm index, label and weight (at most ``cap`` cells)."""
+    """FIFO store of labelled cells: network input row, unit index, label and weight (at most ``cap`` cells)."""
 
     def __init__(self, n_in: int, cap: int) -> None:
         self.cap, self.size, self.head = cap, 0, 0
@@ -78,11 +79,23 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
         See :class:`~ltrr.bandit.base.Policy`.
     hidden : sequence of int
         Trunk widths; the last is the representation size ``d_z`` (reference: ``[50]``).
+    representation : {"cell", "context"}
+        ``cell``: ``z = g([x ; e_k ; ψ(d)])``, one representation per (arm, depth) cell, so arm descriptors can be
+        shared by arms; ``context``: ``z = g(x)`` with one linear head per (arm, depth) cell, as the reference's
+        network has one output per action (here the semi-bandit cells are the actions).
     head_mode : {"per_arm", "shared", "hybrid"}
-        ``per_arm``: an independent posterior over ``z`` per arm (the reference); ``shared``: one posterior over
-        ``z``; ``hybrid``: one posterior over ``[z ; z ⊗ onehot_k]``.
+        ``per_arm``: an independent posterior over ``z`` per unit (the reference): per arm with the ``cell``
+        representation, per (arm, depth) cell with ``context``; ``shared``: one posterior over ``z``; ``hybrid``:
+        one posterior over ``[z ; z ⊗ onehot_k]`` (both ``cell`` only).
     arm_features : mapping of arm name to sequence of float, optional
-        Static arm descriptors appended to the one-hot ``e_k`` (e.g. family, index size); equal lengths.
+        Static arm descriptors appended to the one-hot ``e_k`` (e.g. family, index size); equal lengths
+        (``cell`` only).
+    intercept : bool
+        Append a constant to ``z`` in the posterior features ``φ``, the counterpart of the training head's bias
+        (the reference's heads have none).
+    posterior_scale : float
+        Multiplies the spread of each draw around the posterior mean (``β̃ = μ + ν (β̃ − μ)``; 1 is plain Thompson
+        sampling, 0 plays the posterior mean), the exploration scale of practical TS (Chapelle & Li 2011).
     lam, a0, b0 : float
         NIG prior (reference 0.25, 6, 6).
     lr : float
@@ -111,7 +124,8 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
 
     uses_posterior = True  # False: the network's own head decides; the NIG statistics are not kept
 
-    def __init__(self, *args, hidden: Sequence[int] = (50,), head_mode: str = "per_arm",
+    def __init__(self, *args, hidden: Sequence[int] = (50,), representation: str = "cell", head_mode: str = "per_arm",
+                 intercept: bool = False, posterior_scale: float = 1.0,
                  arm_features: Mapping[str, Sequence[float]] | None = None, lam: float = 0.25, a0: float = 6.0,
                  b0: float = 6.0, lr: float = 0.01, lr_decay: float = 0.5, lr_mode: str = "reset",
                  train_every: int = 50, train_steps: int = 100, batch_size: int = 512, max_grad_norm: float = 5.0,
@@ -120,6 +134,11 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
         super().__init__(*args, name=name, **kwargs)
         if head_mode not in HEAD_MODES:
             raise ValueError(f"head_mode must be one of {HEAD_MODES}, got {head_mode!r}")
+        if representation not in REPRESENTATIONS:
+            raise ValueError(f"representation must be one of {REPRESENTATIONS}, got {representation!r}")
+        if representation == "context" and (head_mode != "per_arm" or arm_features):
+            raise ValueError("representation='context' has one head per (arm, depth) cell: it needs "
+                             "head_mode='per_arm' and no arm_features")
         if lr_mode not in LR_MODES:
             raise ValueError(f"lr_mode must be one of {LR_MODES}, got {lr_mode!r}")
         if not 0 <= eps_mix <= 1:
@@ -131,12 +150,18 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
             if int(val) < 1:
                 raise ValueError(f"{key} must be >= 1, got {val}")
         self.hidden, self.head_mode, self.lr_mode = [int(h) for h in hidden], head_mode, lr_mode
+        self.representation, self.intercept = representation, bool(intercept)
+        if posterior_scale < 0:
+            raise ValueError(f"posterior_scale must be >= 0, got {posterior_scale}")
+        self.posterior_scale = float(posterior_scale)
         self.hyper = dict(lam=lam, a0=a0, b0=b0)
         self.lr, self.lr_decay, self.max_grad_norm, self.init_scale = lr, lr_decay, max_grad_norm, init_scale
         self.train_every, self.train_steps, self.batch_size = int(train_every), int(train_steps), int(batch_size)
         self.buffer_size, self.n_samples, self.eps_mix = int(buffer_size), int(n_samples), float(eps_mix)
         self.initial_pulls = int(initial_pulls)
         self.static_inputs = self._static_inputs(arm_features)
+        if representation == "context":
+            self.static_inputs = self.static_inputs[:, :0]
         self.n_in = self.n_features + self.static_inputs.shape[1]
         self.reset(self.seed)
 
@@ -157,17 +182,21 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
     def reset(self, seed: int) -> None:
         super().reset(seed)
         gen = torch.Generator().manual_seed(int(self.rng.integers(2**62)))
-        self.net = _Net(self.n_in, self.hidden, len(self.arms), self.init_scale, gen)
+        self.net = _Net(self.n_in, self.hidden, self._n_units(), self.init_scale, gen)
         self.opt = torch.optim.RMSprop(self.net.parameters(), lr=self.lr)
         self.step = 0  # minibatch steps (faithful lr schedule)
-        n_blocks = len(self.arms) if self.head_mode == "per_arm" else 1
+        n_blocks = self._n_units() if self.head_mode == "per_arm" else 1
         self.post = NIGPosterior(n_blocks, self._phi_dim(), **self.hyper)
         self.buffer = _Buffer(self.n_in, self.buffer_size)
         self.t = 0
         self.retrains = 0
 
+    def _n_units(self) -> int:
+        """Training heads: one per arm (``cell``) or per (arm, depth) cell (``context``)."""
+        return len(self.arms) * (len(self.space.depths) if self.representation == "context" else 1)
+
     def _phi_dim(self) -> int:
-        dz = self.hidden[-1]
+        dz = self.hidden[-1] + int(self.intercept)
         return dz * (len(self.arms) + 1) if self.head_mode == "hybrid" else dz
 
     # ----- representation -----------------------------------------------------------------------------------------
@@ -183,13 +212,15 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
                for i in range(0, len(inp), batch)]
         return np.concatenate(out) if out else np.zeros((0, self.hidden[-1]))
 
-    def _phi(self, z: np.ndarray, arm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Posterior features and block of each row: ``(φ (n, dim), block (n,))``."""
+    def _phi(self, z: np.ndarray, unit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior features and block of each row (``unit``: arm or cell index): ``(φ (n, dim), block (n,))``."""
+        if self.intercept:
+            z = np.concatenate([z, np.ones((len(z), 1))], axis=1)
         if self.head_mode == "per_arm":
-            return z, arm
+            return z, unit
         if self.head_mode == "shared":
             return z, np.zeros(len(z), dtype=np.int64)
-        onehot = np.eye(len(self.arms))[arm]
+        onehot = np.eye(len(self.arms))[unit]
         cross = (onehot[:, :, None] * z[:, None, :]).reshape(len(z), -1)
         return np.concatenate([z, cross], axis=1), np.zeros(len(z), dtype=np.int64)
 
@@ -198,12 +229,18 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
         K, nd = len(self.arms), len(self.space.depths)
         return np.repeat(np.arange(K), nd), np.tile(np.arange(nd), K)
 
+    def _units(self) -> np.ndarray:
+        """Head/posterior unit of every cell: its arm (``cell``) or the cell itself (``context``)."""
+        arm, _ = self._cells()
+        return np.arange(len(arm)) if self.representation == "context" else arm
+
     # ----- decisions ----------------------------------------------------------------------------------------------
     def sample_probs(self, context: np.ndarray, m: int) -> np.ndarray:
         """Hit probabilities under ``m`` posterior draws, shape ``(m, n_arms, n_depths)``."""
-        arm, _ = self._cells()
-        phi, block = self._phi(self._embed(self._cell_inputs(context)), arm)
+        phi, block = self._phi(self._embed(self._cell_inputs(context)), self._units())
         beta = self.post.sample(m, self.rng)  # (m, blocks, dim)
+        if self.posterior_scale != 1.0:
+            beta = self.post.mu[None] + self.posterior_scale * (beta - self.post.mu[None])
         p = np.einsum("mcd,cd->mc", beta[:, block], phi)
         return p.reshape(m, len(self.arms), len(self.space.depths))
 
@@ -213,21 +250,20 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
 
     def mean_probs(self, context: np.ndarray) -> np.ndarray:
         """Posterior-mean hit probabilities, shape ``(n_arms, n_depths)`` (for calibration plots)."""
-        arm, _ = self._cells()
-        phi, block = self._phi(self._embed(self._cell_inputs(context)), arm)
+        phi, block = self._phi(self._embed(self._cell_inputs(context)), self._units())
         return np.einsum("cd,cd->c", self.post.mu[block], phi).reshape(len(self.arms), len(self.space.depths))
 
     # ----- learning -----------------------------------------------------------------------------------------------
     def update(self, context: np.ndarray, decision: Decision, labels: DepthLabels) -> None:
         cells = np.flatnonzero(labels.mask.ravel())
         if len(cells):
-            arm, _ = self._cells()
+            unit = self._units()[cells]
             inp = self._cell_inputs(context)[cells]
             y = labels.y.ravel()[cells].astype(float)
             w = np.full(len(cells), float(labels.weight))
-            self.buffer.add(inp, arm[cells], y, w)
+            self.buffer.add(inp, unit, y, w)
             if self.uses_posterior:
-                phi, block = self._phi(self._embed(inp), arm[cells])
+                phi, block = self._phi(self._embed(inp), unit)
                 self.post.update(block, phi, y, w)
         if self.t % self.train_every == 0 and self.buffer.size:
             self.retrain()
@@ -288,8 +324,7 @@ class NeuralGreedyPolicy(PointEstimateMixin, NeuralLinearTSPolicy):
     @torch.no_grad()
     def predict(self, context: np.ndarray) -> np.ndarray:
         """The network's hit probabilities, shape ``(n_arms, n_depths)``."""
-        arm, _ = self._cells()
-        _, pred = self.net(torch.from_numpy(self._cell_inputs(context)), torch.from_numpy(arm))
+        _, pred = self.net(torch.from_numpy(self._cell_inputs(context)), torch.from_numpy(self._units()))
         return pred.double().numpy().reshape(len(self.arms), len(self.space.depths))
 
     def mean_probs(self, context: np.ndarray) -> np.ndarray:

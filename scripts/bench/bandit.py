@@ -220,7 +220,27 @@ def aggregate(cells: dict, policies: list[str]) -> dict:
             table[p] = entry
         oracle = mean_ci([per_seed[s]["oracle_mu"] for s in seeds])
         out.setdefault(env, {"budgets": {}})["budgets"][str(budget)] = {
-            "policies": table, "seeds": seeds, "oracle_mean_mu": {"mean": oracle["mean"], "ci95": [oracle["lo"], oracle["hi"]]}}
+            "policies": table, "seeds": seeds, "oracle_mean_mu": {"mean": oracle["mean"], "ci95": [oracle["lo"], oracle["hi"]]},
+            "targets": targets(per_seed, seeds, table)}
+    return out
+
+
+def targets(per_seed: dict, seeds: list[int], table: dict, main: str = "neural_linear_ts") -> dict:
+    """The issue's regret targets for ``main``: normalised regret <= 20, <= 0.5x LinTS and below VW squarecb, each
+    with non-overlapping 95% intervals, plus the paired per-seed regret ratio to each peer (mean and 95% interval)."""
+    from ltrr.eval.metrics import mean_ci
+
+    if main not in table or "normalized_regret" not in table[main]:
+        return {}
+    lo, hi = table[main]["normalized_regret"]["ci95"]
+    out = {"normalized_regret_le_20": hi <= 20.0}
+    for peer, factor in (("lints", 0.5), ("vw_squarecb", 1.0)):
+        if peer not in table:
+            continue
+        ratio = mean_ci([per_seed[s]["policies"][main]["regret"] / max(per_seed[s]["policies"][peer]["regret"], 1e-9)
+                         for s in seeds])
+        out[f"vs_{peer}"] = {"factor": factor, "ratio": {"mean": ratio["mean"], "ci95": [ratio["lo"], ratio["hi"]]},
+                             "met": hi < factor * table[peer]["normalized_regret"]["ci95"][0]}
     return out
 
 
@@ -280,6 +300,13 @@ def table(summary: dict) -> None:
                       f"{fmt(e, 'recall_at_budget', 4)} | {fmt(e, 'recall_last_20pct', 4)} | "
                       + (f"{fmt(e, 'recall_frac_last_20pct', 4)} | " if frac else "")
                       + (f"{lat['decision_p50']:.2f} / {lat['update_p50']:.2f} |" if lat else " |"))
+            tg = b.get("targets") or {}
+            if tg:
+                print(f"Targets for neural_linear_ts: normalised regret <= 20 (upper 95% bound): "
+                      f"{tg['normalized_regret_le_20']}; "
+                      + "; ".join(f"<= {v['factor']}x {k[3:]} with non-overlapping intervals: {v['met']} (paired regret "
+                                  f"ratio {v['ratio']['mean']:.3f} [{v['ratio']['ci95'][0]:.3f}, {v['ratio']['ci95'][1]:.3f}])"
+                                  for k, v in tg.items() if k.startswith("vs_")))
             for p, e in b["policies"].items():
                 if "ope" in e:
                     print(f"OPE ({p} logs, final posterior as target), mean relative error: "

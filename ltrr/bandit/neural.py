@@ -1,8 +1,10 @@
 """Neural-linear Thompson sampling over allocations (Riquelme et al. 2018, adapted to semi-bandit depth labels).
 
 A small network ``g_θ([x ; e_k ; ψ(d)])`` maps the context, the arm descriptor and the depth to a representation
-``z``; Bayesian linear heads with a Normal-Inverse-Gamma posterior over ``φ(z)`` predict the hit probability
-``p_{k,d}(x) = P(rank_k(i*) <= d | x)``. Each round draws one posterior sample, solves the allocation knapsack
+``z`` (``cell`` layout), or ``g_θ(x)`` maps the context alone with one head per (arm, depth) cell (``context``
+layout, the reference's one output per action); Bayesian linear heads with a Normal-Inverse-Gamma posterior over
+``φ(z)`` predict the hit probability ``p_{k,d}(x) = P(rank_k(i*) <= d | x)``. Each round draws one posterior sample
+(its spread around the mean scaled by ``posterior_scale``), solves the allocation knapsack
 exactly and plays it (with an ``eps_mix`` uniform floor so that every allocation keeps a propensity). The network is
 retrained every ``train_every`` rounds on the label buffer, after which every buffered label is re-embedded and the
 posterior statistics are rebuilt from scratch (BANDIT.md §1-2).

@@ -195,3 +195,71 @@ class ReplayEpisode(HindsightMixin):
     def mean_mu(self) -> np.ndarray:
         """Mean ``μ`` over the run of every allocation, shape ``(A,)``."""
         return self.env.mu_table[self.queries].mean(axis=0)
+
+
+class TypeResampledEnv(RankedListEnv):
+    """Real contexts joined to real ranked lists through the hidden query type, so that ``μ(x, n)`` is exact.
+
+    Each round draws a query ``q`` (its context is shown) and, independently, a query ``q'`` of the same type
+    (its per-arm ranks decide the hit). Given the context the outcome is then a draw from the type's pool, hence
+    ``μ(x, n) = Σ_τ P(τ | x) M[τ, n]`` with ``M[τ, n]`` the share of type-``τ`` queries whose union under ``n``
+    holds a relevant document, and ``P(τ | x)`` the type mix of the queries sharing the context ``x`` (a point
+    mass unless two queries of different types have identical contexts). Unlike :class:`RankedListEnv`, whose
+    per-query oracle knows each query's ranks, the oracle here is the Bayes-optimal allocation given the context,
+    as in the synthetic environment; what a query's context says beyond its type is not rewarded.
+
+    Parameters are those of :class:`RankedListEnv`; ``query_types`` is required.
+    """
+
+    def __init__(self, *args, query_types: Sequence[str] | None = None, **kwargs) -> None:
+        if query_types is None:
+            raise ValueError("TypeResampledEnv needs query_types: ranks are resampled within a query's type")
+        super().__init__(*args, query_types=query_types, **kwargs)
+        n_types, Q = len(self.types), self.n_queries
+        self.hit_table = self.mu_table                                                    # (Q, A) bool, per query
+        self.mu_type = np.stack([self.hit_table[self.query_type == k].mean(axis=0) for k in range(n_types)])
+        _, group = np.unique(self.contexts, axis=0, return_inverse=True)
+        group = group.ravel()
+        counts = np.zeros((group.max() + 1, n_types))
+        np.add.at(counts, (group, self.query_type), 1.0)
+        self.type_posterior = (counts / counts.sum(axis=1, keepdims=True))[group]          # (Q, n_types)
+        self.mu_table = self.type_posterior @ self.mu_type                                 # (Q, A) exact μ(x_q, n)
+        self.members = [np.flatnonzero(self.query_type == k) for k in range(n_types)]
+        for a in (self.hit_table, self.mu_type, self.type_posterior, self.mu_table):
+            a.setflags(write=False)
+        pop = self.mu_table.mean(axis=0)
+        self.oracle_index = np.argmax(self.mu_table + 1e-9 * pop, axis=1)
+        log.debug("type-resampled env: %d queries, %d types, %d distinct contexts", Q, n_types, counts.shape[0])
+
+    def oracle_recall(self) -> float:
+        """Mean Bayes-optimal ``max_n μ(x_q, n)`` over all queries."""
+        return float(self.mu_table.max(axis=1).mean())
+
+    def episode(self, n_rounds: int, seed: int | None = None) -> "ResampledEpisode":
+        """Context queries as in :meth:`RankedListEnv.episode` (same seed, same stream), rank queries drawn
+        uniformly within each round's type (a separate RNG stream)."""
+        base = super().episode(n_rounds, seed)
+        seed = self.seed if seed is None else int(seed)
+        g = make_rng(seed, "replay-stream", "resample")
+        u = g.random(len(base.queries))
+        rank_q = np.empty(len(base.queries), dtype=int)
+        for k, members in enumerate(self.members):
+            rows = np.flatnonzero(self.query_type[base.queries] == k)
+            rank_q[rows] = members[np.minimum((u[rows] * len(members)).astype(int), len(members) - 1)]
+        ranks = self.best_ranks[rank_q]
+        ranks.setflags(write=False)
+        return ResampledEpisode(self, base.queries, base.contexts, base.types, ranks, base.click_u, rank_q)
+
+
+@dataclass
+class ResampledEpisode(ReplayEpisode):
+    """A :class:`ReplayEpisode` whose ranks (and hits) come from ``rank_queries``; ``μ`` stays the exact value of
+    the shown context."""
+
+    rank_queries: np.ndarray | None = None  # (T,) query whose ranks are played
+
+    def step(self, t: int, allocation: Allocation) -> Outcome:
+        """The hit is read from the resampled ranks; ``μ`` is the context's exact hit probability."""
+        hit = bool(np.any(self.ranks[t] <= np.asarray(allocation)))
+        return Outcome(self.ranks[t], hit, hit and bool(self.click_u[t] < self.env.click_prob),
+                       self.mu_of(t, allocation), float(self.oracle[0][t]))

@@ -34,11 +34,13 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 log = logging.getLogger("bench.bandit")
-ENVS = {"synthetic": "synthetic", "synthetic-drift": "synthetic_drift", "scifact": None, "music": None}
+ENVS = {"synthetic": "synthetic", "synthetic-drift": "synthetic_drift", "scifact": None, "music": None, "music-sim": None}
 REPLAY = {"scifact": {"data": ROOT / "runs" / "bandit_scifact" / "ranks.npz", "arms": ["bm25", "dense"],
                       "script": "scripts/bench/bandit_scifact_data.py"},
           "music": {"data": ROOT / "runs" / "bandit_music" / "ranks.npz", "arms": ["bm25", "dense", "popularity", "fresh"],
                     "script": "scripts/bench/bandit_music_data.py"}}
+# the music stream with ranks resampled within the hidden intent: exact μ(x, n), Bayes oracle (TypeResampledEnv)
+REPLAY["music-sim"] = {**REPLAY["music"], "resample": True}
 POLICIES = ["uniform", "random", "lints", "lints_fixed_noise", "linucb", "eps_greedy", "neural_greedy",
             "neural_linear_ts", "vw_squarecb", "vw_epsilon"]
 
@@ -106,7 +108,7 @@ def run_cell(env_name: str, budget: int, seed: int, rounds: int, policies: list[
                "rolling_recall": roll[np.unique(np.linspace(0, len(roll) - 1, 200).astype(int))].round(4).tolist(),
                "alloc_by_type": alloc_by_type(r.allocations, ep.types, env)}
         if frac_of is not None:  # BEIR's recall (share of the relevant documents in the union), the anchors' sense
-            frac = frac_of(ep.queries, r.allocations)
+            frac = frac_of(getattr(ep, "rank_queries", ep.queries), r.allocations)
             res["recall_frac"], res["recall_frac_last_20pct"] = float(frac.mean()), float(frac[-T // 5:].mean())
         if hasattr(pol, "mean_probs"):
             res["calibration"] = calibration(pol, ep, env)
@@ -119,7 +121,7 @@ def run_cell(env_name: str, budget: int, seed: int, rounds: int, policies: list[
 def replay_env(name: str, budget: int):
     """Replay env over the logged queries of ``REPLAY[name]`` (SciFact test queries, or the music world's stream),
     and the fraction-of-relevant recall of played allocations: ``frac_of(queries (T,), allocations (T, K)) -> (T,)``."""
-    from ltrr.simulate.replay import RankedListEnv
+    from ltrr.simulate.replay import RankedListEnv, TypeResampledEnv
 
     spec = REPLAY[name]
     if not Path(spec["data"]).exists():
@@ -133,7 +135,7 @@ def replay_env(name: str, budget: int):
     ranks, n_rel = z["test_ranks"][:, :, cols], z["test_n_rel"]
     main = list(z["main_arms"]) if "main_arms" in z else all_arms
     contexts = z["test_contexts"] if set(spec["arms"]) <= set(main) else z["test_contexts_all"]
-    env = RankedListEnv(spec["arms"], budget, depths_for(budget), contexts, ranks,
+    env = (TypeResampledEnv if spec.get("resample") else RankedListEnv)(spec["arms"], budget, depths_for(budget), contexts, ranks,
                         query_types=z["test_types"], query_ids=z["test_qids"])
 
     def frac_of(queries: np.ndarray, allocs: np.ndarray) -> np.ndarray:
@@ -336,7 +338,8 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     seeds = parse_seeds(args.seeds)
     for name, spec in REPLAY.items():
-        spec.update(data=getattr(args, f"{name}_data"), arms=list(getattr(args, f"{name}_arms")))
+        key = name.replace("-", "_")
+        spec.update(data=getattr(args, f"{key}_data"), arms=list(getattr(args, f"{key}_arms")))
     if "uniform" not in args.policies:
         args.policies = ["uniform", *args.policies]  # the normaliser
     base_stamp = {"rounds": args.rounds, "set": args.set, "ope": args.ope}

@@ -5,6 +5,7 @@ import json
 import runpy
 
 import numpy as np
+import pytest
 from omegaconf import OmegaConf
 
 from ltrr.data.music import QueryGenerator
@@ -74,3 +75,14 @@ def test_music_replay_data_on_the_tiny_world(tmp_path, capsys):
     assert env.best_static()[1] <= env.oracle_recall()
     printed = capsys.readouterr().out
     assert "| bm25 | " in printed and "best static" in printed and "| exact |" in printed
+
+    # the bench's music-sim env on the same file: ranks resampled within the intent, exact μ, Bayes oracle
+    bench = runpy.run_path(str(ROOT / "scripts" / "bench" / "bandit.py"), run_name="not_main")
+    bench["REPLAY"]["music-sim"]["data"] = out
+    sim, frac_of = bench["replay_env"]("music-sim", 50)
+    assert type(sim).__name__ == "TypeResampledEnv" and sim.types == sorted(set(z["test_types"]))
+    assert np.allclose(sim.mu_table, sim.type_posterior @ sim.mu_type)
+    cell = bench["run_cell"]("music-sim", 50, 5, 200, ["uniform", "lints"], [], False)
+    lints = cell["policies"]["lints"]
+    assert cell["oracle_mu"] == pytest.approx(sim.episode(200, 5).oracle[0].mean())
+    assert lints["regret"] >= 0 and 0 <= lints["recall_frac"] <= 1 and cell["policies"]["uniform"]["regret"] >= 0

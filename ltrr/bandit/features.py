@@ -306,9 +306,15 @@ class ContextFeaturizer:
         """
         if not self.arm_hit_rate or not clicked:
             return
-        want = set(clicked)
-        hits = np.array([float(a in arm_results and any(c.doc_id in want for c in arm_results[a].top(self.hit_depth)))
-                         for a in self.arms])
+        ranks = {a: min((r.rank_of(d) or np.inf for d in clicked), default=np.inf) for a, r in arm_results.items()}
+        self.observe_ranks(query, ranks, True)
+
+    def observe_ranks(self, query: Query, click_ranks: Mapping[str, float], clicked: bool) -> None:
+        """:meth:`observe` from the best rank of a clicked document in each arm's list (``inf``: absent; missing
+        arms count as misses), e.g. when replaying logged feedback."""
+        if not self.arm_hit_rate or not clicked:
+            return
+        hits = np.array([float(click_ranks.get(a, np.inf) <= self.hit_depth) for a in self.arms])
         intent = self.intent_class(query)
         s = self._hit_sum.get(intent)
         self._hit_sum[intent] = hits if s is None else self.decay * s + hits
@@ -318,6 +324,15 @@ class ContextFeaturizer:
         """Forget the learned hit rates (caches of deterministic functions of the text are kept)."""
         self._hit_sum.clear()
         self._hit_weight.clear()
+
+    def state_dict(self) -> dict:
+        """The learned per-intent hit rates (the rest is a deterministic function of the configuration)."""
+        return {"hit_sum": {k: v.copy() for k, v in self._hit_sum.items()}, "hit_weight": dict(self._hit_weight)}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict`."""
+        self._hit_sum = {str(k): np.asarray(v, dtype=float) for k, v in state.get("hit_sum", {}).items()}
+        self._hit_weight = {str(k): float(v) for k, v in state.get("hit_weight", {}).items()}
 
     # ---- the vector ----------------------------------------------------------------------------------------
     def __call__(self, query: Query, arm_results: Mapping[str, ArmResult]) -> np.ndarray:

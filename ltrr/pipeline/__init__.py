@@ -1,6 +1,6 @@
 """The retrieve -> union -> rank -> feedback loop, and the interaction log."""
 
 from ltrr.pipeline.log import InteractionLog
-from ltrr.pipeline.pipeline import RetrievePipeline, SearchResult
+from ltrr.pipeline.pipeline import Feedback, RetrievePipeline, SearchResult
 
-__all__ = ["InteractionLog", "RetrievePipeline", "SearchResult"]
+__all__ = ["Feedback", "InteractionLog", "RetrievePipeline", "SearchResult"]

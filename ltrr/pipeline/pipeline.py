@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
@@ -48,6 +50,56 @@ class SearchResult:
         return [it.doc_id for it in self.ranking[:k]]
 
 
+@dataclass
+class Feedback:
+    """Everything one round of feedback teaches, independent of the arms' lists, so it can be logged (JSON) and
+    replayed onto a restored pipeline.
+
+    Attributes
+    ----------
+    query : Query
+    context : numpy.ndarray, shape ``(n_features,)``
+    decision : Decision
+    click_ranks : dict[str, float]
+        Best 1-based rank of a clicked document in each arm's full list (``inf``: absent or no click).
+    shown : list[str]
+        Document ids shown to the user.
+    clicked : list[str]
+        Clicked document ids (distinct, in click order).
+    """
+
+    query: Query
+    context: np.ndarray
+    decision: Decision
+    click_ranks: dict[str, float]
+    shown: list[str]
+    clicked: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-able dict (non-finite ranks as ``null``; decision info kept where JSON-able scalars)."""
+        info = {k: v.item() if isinstance(v, np.generic) else v for k, v in self.decision.info.items()
+                if isinstance(v, (bool, int, float, str, np.generic)) and np.ndim(v) == 0}
+        meta = {k: v for k, v in self.query.metadata.items() if isinstance(v, (bool, int, float, str))}
+        return {"query": {"id": self.query.id, "text": self.query.text, "user_id": self.query.user_id,
+                          "metadata": meta},
+                "context": [float(v) for v in self.context],
+                "decision": {"allocation": list(self.decision.allocation), "propensity": self.decision.propensity,
+                             "policy": self.decision.policy, "info": info},
+                "click_ranks": {k: (float(v) if np.isfinite(v) else None) for k, v in self.click_ranks.items()},
+                "shown": list(self.shown), "clicked": list(self.clicked)}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> "Feedback":
+        """Inverse of :meth:`to_json`."""
+        q, dec = d["query"], d["decision"]
+        return cls(Query(str(q["id"]), str(q["text"]), q.get("user_id"), dict(q.get("metadata") or {})),
+                   np.asarray(d["context"], dtype=float),
+                   Decision(tuple(int(n) for n in dec["allocation"]), float(dec["propensity"]), str(dec["policy"]),
+                            dict(dec.get("info") or {})),
+                   {k: (np.inf if v is None else float(v)) for k, v in d["click_ranks"].items()},
+                   [str(x) for x in d["shown"]], [str(x) for x in d["clicked"]])
+
+
 class RetrievePipeline:
     """The learning-to-retrieve loop for one policy.
 
@@ -89,32 +141,72 @@ class RetrievePipeline:
         cached = cached or {}
         return {n: cached[n] if n in cached else a.retrieve(query, self.max_depth) for n, a in self.arms.items()}
 
-    def search(self, query: Query, cached: Mapping[str, ArmResult] | None = None) -> SearchResult:
-        """Run one query through the pipeline (no learning yet)."""
+    def search(self, query: Query, cached: Mapping[str, ArmResult] | None = None,
+               timings: dict[str, float] | None = None) -> SearchResult:
+        """Run one query through the pipeline (no learning yet); ``timings`` receives seconds per stage
+        (``retrieve``, ``featurize``, ``policy``, ``fuse``, ``rerank``)."""
+        t0 = time.perf_counter()
         results = self.retrieve_all(query, cached)
+        t1 = time.perf_counter()
         context = self.featurizer(query, results)
+        t2 = time.perf_counter()
         decision: Decision = self.policy.select(context)
+        t3 = time.perf_counter()
         ranking = self.fusion.fuse(results, dict(zip(results, decision.allocation)))
+        t4 = time.perf_counter()
         if self.reranker is not None:
             ranking = self.reranker.rerank(query, ranking)
+        if timings is not None:
+            timings.update(retrieve=t1 - t0, featurize=t2 - t1, policy=t3 - t2, fuse=t4 - t3,
+                           rerank=time.perf_counter() - t4)
         return SearchResult(query, context, decision, results, ranking)
+
+    def feedback_event(self, result: SearchResult, clicked: Sequence[str], shown_k: int | None = None) -> Feedback:
+        """What the clicks on ``result`` teach, as a self-contained record (see :class:`Feedback`); the first
+        ``shown_k`` results (default ``show_k``) count as shown."""
+        clicked = list(dict.fromkeys(str(c) for c in clicked))
+        ranks = {n: float(min((r.rank_of(d) or np.inf for d in clicked), default=np.inf))
+                 for n, r in result.arm_results.items()}
+        return Feedback(result.query, np.asarray(result.context, dtype=float), result.decision, ranks,
+                        result.shown(self.show_k if shown_k is None else shown_k), clicked)
+
+    def apply(self, fb: Feedback) -> DepthLabels:
+        """Teach the policy, the learning arms and the featurizer's dynamic features from one :class:`Feedback`."""
+        ranks = np.array([fb.click_ranks.get(n, np.inf) for n in self.arms], dtype=float)
+        alloc = fb.decision.allocation
+        if fb.clicked and self.label_scope == "retrieved":
+            alloc = (self.max_depth,) * len(alloc)
+        labels = depth_labels(self.policy.space, alloc, ranks, bool(fb.clicked), self.no_click_weight)
+        self.policy.update(fb.context, fb.decision, labels)
+        for arm in self.arms.values():
+            arm.observe(fb.query, fb.shown, fb.clicked)
+        observe = getattr(self.featurizer, "observe_ranks", None)
+        if observe is not None:  # dynamic context features (e.g. recent hit rate per intent)
+            observe(fb.query, fb.click_ranks, bool(fb.clicked))
+        return labels
 
     def feedback(self, result: SearchResult, clicked: Sequence[str]) -> DepthLabels:
         """Teach the policy, the learning arms and the featurizer's dynamic features from the clicks on ``result``."""
-        ranks = np.array([min((r.rank_of(d) or np.inf for d in clicked), default=np.inf)
-                          for r in result.arm_results.values()], dtype=float)
-        alloc = result.decision.allocation
-        if clicked and self.label_scope == "retrieved":
-            alloc = (self.max_depth,) * len(alloc)
-        labels = depth_labels(self.policy.space, alloc, ranks, bool(clicked), self.no_click_weight)
-        self.policy.update(result.context, result.decision, labels)
-        shown = result.shown(self.show_k)
-        for arm in self.arms.values():
-            arm.observe(result.query, shown, clicked)
-        observe = getattr(self.featurizer, "observe", None)
-        if observe is not None:  # dynamic context features (e.g. recent hit rate per intent)
-            observe(result.query, result.arm_results, clicked)
-        return labels
+        return self.apply(self.feedback_event(result, clicked))
+
+    def state_dict(self) -> dict[str, Any]:
+        """Learned state: the policy's (and its RNG's), the arms', the featurizer's dynamic features."""
+        feat = getattr(self.featurizer, "state_dict", None)
+        return {"policy": self.policy.state_dict(), "arms": {n: a.state_dict() for n, a in self.arms.items()},
+                "featurizer": feat() if feat is not None else {},
+                "policy_rng": json.dumps(self.policy.rng.bit_generator.state)}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore :meth:`state_dict` onto a pipeline built from the same configuration."""
+        if state.get("policy"):
+            self.policy.load_state_dict(dict(state["policy"]))
+        for name, arm in self.arms.items():
+            arm.load_state_dict(state.get("arms", {}).get(name, {}))
+        load = getattr(self.featurizer, "load_state_dict", None)
+        if load is not None and state.get("featurizer"):
+            load(state["featurizer"])
+        if state.get("policy_rng"):
+            self.policy.rng.bit_generator.state = json.loads(state["policy_rng"])
 
     def reset(self, seed: int) -> None:
         """Forget learned state (policy, arms, dynamic context features) and reseed: an independent run starts."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import pickle
 import time
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from ltrr.pipeline.log import InteractionLog
 from ltrr.simulate.loop import precompute_static, run_online
 from ltrr.tasks import build
 from ltrr.tasks.tracking import Tracker
+from ltrr.utils.statefile import save_state
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +37,7 @@ def _run_one(cfg, ctx, policy_name: str, seed: int, stream, cache, run_dir: Path
                              desc=f"seed {seed} {policy_name}")
     state_dir = run_dir / "state" / f"{policy_name}_seed{seed}"
     state_dir.mkdir(parents=True, exist_ok=True)
-    with open(state_dir / "policy.pkl", "wb") as fh:
-        pickle.dump(policy.state_dict(), fh)
-    (state_dir / "arms.json").write_text(json.dumps({n: a.state_dict() for n, a in arms.items()}))
+    save_state(state_dir / "state.npz", pipeline.state_dict())  # no pickle: npz + JSON (what serve.py restores)
     return {"metrics": run_metrics(records), "regret_curve": regret_curve(records).tolist(),
             "intent_arm": {str(k): intent_arm_recall(records, k) for k in cfg.intent_k},
             "allocation_share": allocation_share(records)}

@@ -20,4 +20,12 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   "$py" -m pip install -q "torch==${LTRR_TORCH_VERSION:-2.13.0}" -e ".[cpu,test,onnx,bench]" >&2
   echo "$want" > "$stamp"
 fi
+# The browser test drives Debian's chromium through Playwright; install it for test runs where we can (root with
+# apt-get), once. Without it that one test is skipped with the reason; LTRR_NO_BROWSER=1 opts out.
+if [[ " $* " == *" pytest "* ]] && [ -z "${LTRR_NO_BROWSER:-}" ] && ! command -v chromium >/dev/null 2>&1 \
+    && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "[bootstrap] installing Debian's chromium for the browser test" >&2
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null 2>&1 \
+    || echo "[bootstrap] chromium could not be installed: the browser test will be skipped" >&2
+fi
 exec "$py" "$@"

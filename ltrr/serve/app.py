@@ -1,66 +1,241 @@
-"""FastAPI app factory: ``POST /search`` and ``POST /feedback`` over one :class:`RetrievePipeline`."""
+"""FastAPI app factory: search, durable feedback, health, Prometheus metrics and per-intent arm statistics.
+
+Endpoints: ``POST /search``, ``POST /feedback`` (token-gated when a token is set), ``GET /health``,
+``GET /metrics`` (Prometheus text), ``GET /arms``, ``POST /admin/snapshot`` (token-gated), and the demo page at
+``/`` (see :mod:`ltrr.serve.page`). One lock serialises every use of the pipeline. Feedback is journaled and
+fsynced before it is applied and acknowledged (:class:`~ltrr.serve.journal.FeedbackJournal`), and is idempotent
+per impression. Bad input gets a 4xx whose body names the field (``{"detail": ..., "field": ...}``).
+"""
 
 from __future__ import annotations
 
-import itertools
+import hmac
+import logging
+import secrets
 import threading
+import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Mapping
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ltrr.pipeline.pipeline import RetrievePipeline, SearchResult
-from ltrr.serve.schemas import FeedbackRequest, FeedbackResponse, Hit, SearchRequest, SearchResponse
+from ltrr.serve.journal import FeedbackJournal
+from ltrr.serve.limits import BodyLimitMiddleware, TokenBucket
+from ltrr.serve.page import PAGE
+from ltrr.serve.schemas import (ArmHit, ErrorResponse, FeedbackRequest, FeedbackResponse, Hit, SearchRequest,
+                                SearchResponse)
+from ltrr.serve.stats import ArmStats
 from ltrr.types import Doc, Query
 
+log = logging.getLogger(__name__)
+STAGES = ("retrieve", "featurize", "policy", "fuse", "rerank")
 
-def create_app(pipeline: RetrievePipeline, docs: Mapping[str, Doc], max_pending: int = 10000) -> FastAPI:
+
+@dataclass
+class ServeSettings:
+    """Limits and switches of the app.
+
+    Attributes
+    ----------
+    max_pending : int
+        Impressions awaiting feedback; the oldest expire first.
+    token : str or None
+        Bearer token required by ``/feedback`` and ``/admin/*`` (None: open; only safe on loopback).
+    feedback_rate, feedback_burst : float
+        Per-client token bucket on ``/feedback`` (events per second, bucket size).
+    snapshot_every : int
+        Journaled events between automatic snapshots (0: only on demand and at shutdown).
+    max_body_bytes : int
+        Larger request bodies get a 413.
+    """
+
+    max_pending: int = 10_000
+    token: str | None = None
+    feedback_rate: float = 50.0
+    feedback_burst: float = 100.0
+    snapshot_every: int = 1000
+    max_body_bytes: int = 16_384
+
+
+class _ApiError(Exception):
+    def __init__(self, status: int, detail: str, field: str | None = None, headers: dict | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.field, self.headers = status, detail, field, headers
+
+
+@dataclass
+class _Pending:
+    result: SearchResult
+    shown: list[str]
+
+
+def create_app(pipeline: RetrievePipeline, docs: Mapping[str, Doc], settings: ServeSettings | None = None,
+               journal: FeedbackJournal | None = None) -> FastAPI:
     """Build the app.
 
     Parameters
     ----------
     pipeline : RetrievePipeline
-        Searched and taught by the endpoints (calls are serialised with a lock).
+        Searched and taught by the endpoints (restored from the journal beforehand, see
+        :func:`ltrr.tasks.serve.load_pipeline`).
     docs : mapping of id to Doc
-        For titles and types in responses.
-    max_pending : int
-        Searches kept for feedback; the oldest are dropped first.
+        Titles and types for responses.
+    settings : ServeSettings, optional
+    journal : FeedbackJournal, optional
+        Durable feedback; None keeps feedback in memory only (tests, throwaway demos).
     """
-    app = FastAPI(title="ltrr", version="0.1.0")
+    cfg = settings or ServeSettings()
+    app = FastAPI(title="ltrr", version="0.2.0",
+                  description="Search that learns which retrieval arms to use from clicks (learning to rank and "
+                              "retrieve).", responses={422: {"model": ErrorResponse}})
+    app.add_middleware(BodyLimitMiddleware, max_bytes=cfg.max_body_bytes)
     lock = threading.Lock()
-    pending: OrderedDict[str, SearchResult] = OrderedDict()
-    counter = itertools.count()
+    pending: OrderedDict[str, _Pending] = OrderedDict()
+    applied: OrderedDict[str, int] = journal.applied if journal is not None else OrderedDict()
+    bucket = TokenBucket(cfg.feedback_rate, cfg.feedback_burst)
+    stats = ArmStats(list(pipeline.arms))
+    reg = CollectorRegistry()
+    m_req = Counter("ltrr_requests", "HTTP requests by endpoint and status", ["endpoint", "status"], registry=reg)
+    m_lat = Histogram("ltrr_request_seconds", "Latency by endpoint", ["endpoint"], registry=reg,
+                      buckets=(.001, .002, .005, .01, .015, .02, .03, .05, .1, .2, .5, 1, 2, 5))
+    m_stage = Histogram("ltrr_search_stage_seconds", "Search latency by pipeline stage", ["stage"], registry=reg,
+                        buckets=(.0001, .0005, .001, .002, .005, .01, .02, .05, .1, .5))
+    m_depth = Counter("ltrr_arm_candidates", "Candidates allocated per arm", ["arm"], registry=reg)
+    m_fb = Counter("ltrr_feedback_events", "Feedback events applied", ["clicked"], registry=reg)
+
+    @app.exception_handler(_ApiError)
+    async def _api_error(_: Request, err: _ApiError) -> JSONResponse:
+        return JSONResponse({"detail": err.detail, "field": err.field}, status_code=err.status, headers=err.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, err: StarletteHTTPException) -> JSONResponse:
+        field = "body" if err.status_code == 400 else None  # FastAPI's "error parsing the body" (e.g. not UTF-8)
+        return JSONResponse({"detail": str(err.detail), "field": field}, status_code=err.status_code,
+                            headers=getattr(err, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, err: RequestValidationError) -> JSONResponse:
+        first = err.errors()[0] if err.errors() else {"loc": ("body",), "msg": "invalid request"}
+        loc = [str(p) for p in first.get("loc", ()) if p != "body"] or ["body"]
+        field = ".".join(loc)
+        return JSONResponse({"detail": f"{field}: {first.get('msg', 'invalid')}", "field": field}, status_code=422)
+
+    @app.middleware("http")
+    async def _count(request: Request, call_next):
+        t0 = time.perf_counter()
+        response = await call_next(request)
+        endpoint = request.url.path if request.url.path in _PATHS else "other"
+        m_req.labels(endpoint, str(response.status_code)).inc()
+        m_lat.labels(endpoint).observe(time.perf_counter() - t0)
+        return response
+
+    def _authorize(request: Request) -> None:
+        if cfg.token is None:
+            return
+        got = request.headers.get("authorization", "")
+        if not hmac.compare_digest(got.encode(), f"Bearer {cfg.token}".encode()):
+            raise _ApiError(401, "missing or wrong bearer token", "authorization", {"WWW-Authenticate": "Bearer"})
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def page() -> str:
+        return PAGE
 
     @app.get("/health")
     def health() -> dict:
-        return {"status": "ok", "policy": pipeline.policy.name, "arms": list(pipeline.arms), "docs": len(docs)}
+        return {"status": "ok", "policy": pipeline.policy.name, "arms": list(pipeline.arms), "docs": len(docs),
+                "journal_seq": journal.seq if journal is not None else None, "pending": len(pending)}
 
     @app.post("/search", response_model=SearchResponse)
     def search(req: SearchRequest) -> SearchResponse:
+        meta = {} if req.hour is None else {"hour": req.hour}
+        timings: dict[str, float] = {}
         with lock:
-            sid = f"s{next(counter)}"
-            res = pipeline.search(Query(sid, req.query, req.user_id))
-            pending[sid] = res
-            while len(pending) > max_pending:
+            imp = secrets.token_urlsafe(12)
+            res = pipeline.search(Query(imp, req.query, req.user_id, meta), timings=timings)
+            shown = res.shown(req.k)
+            pending[imp] = _Pending(res, shown)
+            while len(pending) > cfg.max_pending:
                 pending.popitem(last=False)
-        hits = [Hit(doc_id=it.doc_id, title=docs[it.doc_id].title if it.doc_id in docs else "",
-                    type=(docs[it.doc_id].metadata.get("type") if it.doc_id in docs else None),
-                    score=it.score, arms=list(it.arms)) for it in res.ranking[: req.k]]
-        return SearchResponse(search_id=sid, results=hits, allocation=res.allocation,
-                              propensity=res.decision.propensity, policy=res.decision.policy)
+            intent = _intent(pipeline, res.query)
+            stats.searched(intent, res.decision.allocation)
+        for stage in STAGES:
+            m_stage.labels(stage).observe(timings.get(stage, 0.0))
+        for arm, n in zip(pipeline.arms, res.decision.allocation):
+            m_depth.labels(arm).inc(n)
+        hits = []
+        for it in res.ranking[: req.k]:
+            doc = docs.get(it.doc_id)
+            per_arm = [ArmHit(arm=a, rank=int(r), score=float(res.arm_results[a].candidates[int(r) - 1].score))
+                       for a, r in zip(it.arms, it.arm_ranks)]
+            hits.append(Hit(doc_id=it.doc_id, title=doc.title if doc else "",
+                            type=doc.metadata.get("type") if doc else None, score=float(it.score), arms=per_arm))
+        return SearchResponse(impression_id=imp, results=hits, allocation=res.allocation,
+                              propensity=float(res.decision.propensity), policy=res.decision.policy, intent=intent,
+                              stage_ms={k: round(v * 1e3, 3) for k, v in timings.items()})
 
     @app.post("/feedback", response_model=FeedbackResponse)
-    def feedback(req: FeedbackRequest) -> FeedbackResponse:
+    def feedback(req: FeedbackRequest, request: Request) -> FeedbackResponse:
+        _authorize(request)
+        client = request.client.host if request.client else "unknown"
+        wait = bucket.take(client)
+        if wait > 0:
+            raise _ApiError(429, f"feedback rate limit: retry in {wait:.2f}s", None, {"Retry-After": f"{wait:.0f}"})
+        clicked = list(dict.fromkeys(req.clicked))
         with lock:
-            res = pending.get(req.search_id)
-            if res is None:
-                raise HTTPException(404, f"unknown or expired search_id {req.search_id!r}")
-            shown = {it.doc_id for it in res.ranking}
-            unknown = [d for d in req.clicked if d not in shown]
+            if req.impression_id in applied:  # idempotent: the first feedback of an impression wins
+                return FeedbackResponse(impression_id=req.impression_id, clicked=clicked, duplicate=True,
+                                        seq=applied[req.impression_id], labels_observed=0)
+            item = pending.get(req.impression_id)
+            if item is None:
+                raise _ApiError(404, f"unknown or expired impression_id {req.impression_id!r}", "impression_id")
+            shown = set(item.shown)
+            unknown = [d for d in clicked if d not in shown]
             if unknown:
-                raise HTTPException(422, f"clicked ids not among the results of {req.search_id}: {unknown[:5]}")
-            labels = pipeline.feedback(res, list(dict.fromkeys(req.clicked)))
-            del pending[req.search_id]
-        return FeedbackResponse(search_id=req.search_id, clicked=req.clicked, labels_observed=int(labels.mask.sum()))
+                raise _ApiError(422, f"clicked ids not among the results of this impression: {unknown[:5]}",
+                                "clicked")
+            fb = pipeline.feedback_event(item.result, clicked, shown_k=len(item.shown))
+            if journal is not None:
+                seq = journal.append(req.impression_id, fb, req.dwell_ms)  # durable before it is applied
+            else:
+                seq = (next(reversed(applied.values())) if applied else 0) + 1
+                applied[req.impression_id] = seq
+            labels = pipeline.apply(fb)
+            del pending[req.impression_id]
+            stats.clicked(_intent(pipeline, fb.query), bool(clicked))
+            if journal is not None and cfg.snapshot_every and journal.since_snapshot >= cfg.snapshot_every:
+                journal.snapshot(pipeline)
+        m_fb.labels(str(bool(clicked)).lower()).inc()
+        return FeedbackResponse(impression_id=req.impression_id, clicked=clicked, duplicate=False, seq=seq,
+                                labels_observed=int(labels.mask.sum()))
 
+    @app.get("/metrics", include_in_schema=True)
+    def metrics() -> Response:
+        return Response(generate_latest(reg), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/arms")
+    def arms() -> dict:
+        with lock:
+            return stats.report()
+
+    @app.post("/admin/snapshot")
+    def snapshot(request: Request) -> dict:
+        _authorize(request)
+        if journal is None:
+            raise _ApiError(409, "this server keeps no journal (started without a state folder)")
+        with lock:
+            return {"seq": journal.snapshot(pipeline)}
+
+    _PATHS = {"/", "/search", "/feedback", "/health", "/metrics", "/arms", "/admin/snapshot"}
+    app.state.settings, app.state.journal, app.state.pipeline = cfg, journal, pipeline
     return app
+
+
+def _intent(pipeline: RetrievePipeline, query: Query) -> str:
+    intent = getattr(pipeline.featurizer, "intent_class", None)
+    return str(intent(query)) if intent is not None else "all"

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import pickle
+import os
 from pathlib import Path
 
 from fastapi import FastAPI
 from omegaconf import DictConfig, OmegaConf
 
 from ltrr.pipeline.pipeline import RetrievePipeline
-from ltrr.serve.app import create_app
+from ltrr.serve.app import ServeSettings, create_app
+from ltrr.serve.journal import FeedbackJournal
 from ltrr.tasks import build
+from ltrr.utils.statefile import load_state
 
 log = logging.getLogger(__name__)
 
@@ -39,20 +40,34 @@ def load_pipeline(run_dir: Path | str, policy: str) -> tuple[RetrievePipeline, d
     pol = build.build_policy(cfg, policy, list(arms), featurizer.dim, seed)
     pipeline = build.build_pipeline(cfg, arms, featurizer, pol, build.build_reranker(cfg, world.docs))
     pipeline.reset(seed)
-    state = run_dir / "state" / f"{policy}_seed{seed}"
-    if state.is_dir():
-        with open(state / "policy.pkl", "rb") as fh:
-            pol.load_state_dict(pickle.load(fh))
-        arm_state = json.loads((state / "arms.json").read_text())
-        for name, arm in arms.items():
-            arm.load_state_dict(arm_state.get(name, {}))
-        log.info("restored %s state from %s", policy, state)
+    state = run_dir / "state" / f"{policy}_seed{seed}" / "state.npz"
+    if state.is_file():
+        pipeline.load_state_dict(load_state(state))
+        log.info("restored the trained %s state from %s", policy, state)
     else:
-        log.warning("no learned state under %s: serving a fresh %s", state, policy)
+        log.warning("no trained state at %s: serving a fresh %s", state, policy)
     return pipeline, world.by_id
 
 
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def settings_from(cfg: DictConfig) -> ServeSettings:
+    """:class:`ServeSettings` from the serve config; a non-loopback ``host`` without a token is refused."""
+    token = cfg.get("token") or os.environ.get("LTRR_TOKEN") or None
+    if str(cfg.host) not in LOOPBACK and not token:
+        raise ValueError(f"config 'host': {cfg.host!r} is not loopback, so feedback and admin endpoints need a "
+                         "bearer token: set token=... or the LTRR_TOKEN environment variable")
+    return ServeSettings(max_pending=int(cfg.max_pending), token=token, feedback_rate=float(cfg.feedback_rate),
+                         feedback_burst=float(cfg.feedback_burst), snapshot_every=int(cfg.snapshot_every),
+                         max_body_bytes=int(cfg.max_body_bytes))
+
+
 def make_app(cfg: DictConfig) -> FastAPI:
-    """The FastAPI app for ``cfg.run_dir`` and ``cfg.policy``."""
+    """The FastAPI app for ``cfg.run_dir`` and ``cfg.policy``: the trained state, then the serving journal's
+    snapshot and the feedback journaled after it (``cfg.state_dir``)."""
+    settings = settings_from(cfg)
     pipeline, docs = load_pipeline(cfg.run_dir, cfg.policy)
-    return create_app(pipeline, docs, int(cfg.max_pending))
+    journal = FeedbackJournal(cfg.state_dir, fsync=bool(cfg.fsync))
+    journal.recover(pipeline)
+    return create_app(pipeline, docs, settings, journal)

@@ -1,0 +1,370 @@
+"""Load, fault and fuzz benchmark of the search API (``serve.py``'s app) on a real catalogue.
+
+    python scripts/bench/serve.py --catalogue spotify --out bench/serve.json            # all three parts
+    python scripts/bench/serve.py --catalogue music --parts faults --restarts 3 --set experiment=smoke
+
+The server is this script in ``--server`` mode, a separate process on loopback: the catalogue's pipeline (the main
+job's arms, context featurizer and neural-linear TS from ``configs/train.yaml`` plus ``--set`` overrides, the
+``structured`` and ``longtail`` arms, and with ``--rerank cross`` the packaged MiniLM cross-encoder rescoring the
+top ``--rerank-top`` fused items), restored from its feedback journal under a state folder, served by uvicorn.
+``spotify`` is the 28k-track BEIR corpus (``--data``; queries: its playlist names and track titles, a share of
+them with a typo); ``music`` the embedded world (queries from its generator).
+
+- **load**: ``--concurrency`` clients on loopback (asyncio + httpx), each searching in a closed loop for
+  ``--duration`` seconds after a warm-up and sending feedback (a click on a random result) after
+  ``--feedback-share`` of searches. Reports searches per second, client-side p50/p99 latency of ``/search`` and of
+  ``/feedback``, and the server's p50 per pipeline stage (from the responses' ``stage_ms``).
+- **faults**: ``--restarts`` rounds of: start the server on the same state folder, run ``--writers`` concurrent
+  search+feedback writers, ``kill -9`` the server after a random 1-4 s. Every acknowledged feedback (a 200 with
+  its sequence number) is recorded. Finally the server restarts once more and every acknowledged impression is
+  sent again: it must come back as a duplicate with the same sequence number, i.e. recovered (snapshot + journal
+  replay). ``lost`` counts those that do not.
+- **fuzz**: schemathesis over the published OpenAPI schema, valid and invalid requests, in process on the same
+  pipeline (``--fuzz`` requests at least); counts 5xx responses.
+
+``--out FILE.json`` writes ``search`` (``rps``, ``p50_ms``, ``p99_ms``, ``stage_p50_ms``, ...), ``faults``
+(``restarts``, ``acknowledged``, ``lost``, ...) and ``fuzz`` (``requests``, ``status_5xx``, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+log = logging.getLogger("bench.serve")
+SPOTIFY = ROOT.parent / "shared" / "data" / "music" / "spotify_songs"
+
+
+# ----- the server -------------------------------------------------------------------------------------------------
+def overrides(args) -> list[str]:
+    over = ["logger=none", "progress=false", "+arm@arms.structured=structured", "+arm@arms.longtail=longtail",
+            "arms.dense.progress=false", f"arms.dense.cache_dir={args.cache_dir}"]
+    if args.rerank == "cross":
+        over += ["rerank=cross_encoder", "rerank.encoder.name_or_path=packaged:all-MiniLM-L6-v2",
+                 "rerank.encoder.max_length=64", f"rerank.top_n={args.rerank_top}", "rerank.encoder.device=cpu"]
+    return over + list(args.set)
+
+
+def build(args):
+    """``(pipeline, docs by id, query texts)`` for ``args.catalogue``."""
+    from hydra import compose, initialize_config_dir
+
+    from ltrr.tasks import build as B
+
+    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "configs")):
+        cfg = compose(config_name="train", overrides=overrides(args))
+    rng = random.Random(args.seed)
+    if args.catalogue == "spotify":
+        from ltrr.data.beir import iter_corpus, iter_queries
+        from ltrr.data.music.typos import misspell
+
+        nrng = np.random.default_rng(args.seed)
+        docs = list(iter_corpus(Path(args.data) / "corpus.jsonl"))
+        names = [q.text for q in iter_queries(Path(args.data) / "queries.jsonl")]
+        titles = [d.title for d in rng.sample(docs, min(2000, len(docs))) if d.title]
+        queries = names + [misspell(t, nrng, max_words=1) if rng.random() < 0.3 else t for t in titles]
+    else:
+        from ltrr.data.music import QueryGenerator
+
+        world = B.build_world(cfg)
+        docs = world.docs
+        queries = [sq.query.text for sq in QueryGenerator(world, seed=args.seed, **cfg.data.queries).generate(2000)]
+    arms = B.build_arms(cfg, docs)
+    feat = B.build_featurizer(arms, docs, cfg.get("arm_stats"), cfg.get("context"))
+    policy = B.build_policy(cfg, "neural_linear_ts", list(arms), feat.dim, args.seed)
+    pipeline = B.build_pipeline(cfg, arms, feat, policy, B.build_reranker(cfg, docs))
+    pipeline.reset(args.seed)
+    return pipeline, {d.id: d for d in docs}, queries
+
+
+def serve_main(args) -> None:
+    import torch
+    import uvicorn
+
+    from ltrr.serve.app import ServeSettings, create_app
+    from ltrr.serve.journal import FeedbackJournal
+
+    torch.set_num_threads(args.threads)
+    pipeline, docs, _ = build(args)
+    journal = FeedbackJournal(args.state_dir)
+    journal.recover(pipeline)
+    app = create_app(pipeline, docs, ServeSettings(feedback_rate=1e6, feedback_burst=1e6,
+                                                   snapshot_every=args.snapshot_every), journal)
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
+
+
+class Server:
+    """This script in ``--server`` mode as a child process."""
+
+    def __init__(self, args, state_dir: Path) -> None:
+        self.args, self.state_dir, self.proc = args, state_dir, None
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 600.0) -> float:
+        import httpx
+
+        a = self.args
+        cmd = [sys.executable, __file__, "--server", "--port", str(self.port), "--state-dir", str(self.state_dir),
+               "--catalogue", a.catalogue, "--data", str(a.data), "--rerank", a.rerank, "--rerank-top",
+               str(a.rerank_top), "--seed", str(a.seed), "--threads", str(a.threads), "--cache-dir", a.cache_dir,
+               "--snapshot-every", str(a.snapshot_every), "--set", *a.set]
+        t0 = time.time()
+        self.log = open(self.state_dir.parent / f"server_{self.port}.log", "ab")
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        while time.time() - t0 < timeout:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}; see {self.log.name}")
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return time.time() - t0
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"server not healthy after {timeout:.0f}s")
+
+    def kill9(self) -> None:
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+
+
+# ----- clients ----------------------------------------------------------------------------------------------------
+async def _search(client, queries, rng, k: int = 10) -> tuple[dict, float]:
+    t0 = time.perf_counter()
+    r = await client.post("/search", json={"query": rng.choice(queries), "k": k})
+    dt = time.perf_counter() - t0
+    r.raise_for_status()
+    return r.json(), dt
+
+
+async def load(url: str, queries: list[str], duration: float, concurrency: int, feedback_share: float,
+               warmup: int, seed: int) -> dict:
+    import httpx
+
+    search_s, feedback_s, stages = [], [], []
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+        rng = random.Random(seed)
+        for _ in range(warmup):
+            await _search(client, queries, rng)
+        stop = time.perf_counter() + duration
+
+        async def worker(i: int) -> None:
+            r = random.Random(seed * 1000 + i)
+            while time.perf_counter() < stop:
+                body, dt = await _search(client, queries, r)
+                search_s.append(dt)
+                stages.append(body["stage_ms"])
+                if body["results"] and r.random() < feedback_share:
+                    t0 = time.perf_counter()
+                    fb = await client.post("/feedback", json={"impression_id": body["impression_id"],
+                                                              "clicked": [r.choice(body["results"])["doc_id"]]})
+                    feedback_s.append(time.perf_counter() - t0)
+                    fb.raise_for_status()
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(i) for i in range(concurrency)))
+        wall = time.perf_counter() - t0
+    ms = np.array(search_s) * 1e3
+    fms = np.array(feedback_s) * 1e3 if feedback_s else np.array([np.nan])
+    names = sorted({k for s in stages for k in s})
+    return {"concurrency": concurrency, "duration_s": round(wall, 2), "searches": len(ms),
+            "rps": round(len(ms) / wall, 2), "p50_ms": round(float(np.percentile(ms, 50)), 2),
+            "p99_ms": round(float(np.percentile(ms, 99)), 2), "mean_ms": round(float(ms.mean()), 2),
+            "feedback": len(feedback_s), "feedback_p50_ms": round(float(np.nanpercentile(fms, 50)), 2),
+            "feedback_p99_ms": round(float(np.nanpercentile(fms, 99)), 2),
+            "stage_p50_ms": {k: round(float(np.median([s.get(k, 0.0) for s in stages])), 3) for k in names},
+            "stage_p99_ms": {k: round(float(np.percentile([s.get(k, 0.0) for s in stages], 99)), 3) for k in names}}
+
+
+async def writers(url: str, queries: list[str], n: int, acked: dict, seed: int, deadline: float) -> int:
+    """``n`` concurrent search+feedback loops until the server dies or ``deadline``; returns errors seen."""
+    import httpx
+
+    errors = 0
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        async def one(i: int) -> None:
+            nonlocal errors
+            r = random.Random(seed * 100 + i)
+            while time.time() < deadline:
+                try:
+                    body, _ = await _search(client, queries, r, k=5)
+                    clicked = [r.choice(body["results"])["doc_id"]] if body["results"] and r.random() < 0.7 else []
+                    fb = await client.post("/feedback", json={"impression_id": body["impression_id"],
+                                                              "clicked": clicked})
+                except httpx.HTTPError:
+                    errors += 1
+                    return  # the server is gone
+                if fb.status_code == 200:
+                    acked[body["impression_id"]] = fb.json()["seq"]
+        await asyncio.gather(*(one(i) for i in range(n)))
+    return errors
+
+
+def faults(args, queries: list[str], work: Path) -> dict:
+    import httpx
+
+    state = work / "faults_state"
+    shutil.rmtree(state, ignore_errors=True)
+    state.mkdir(parents=True)
+    acked: dict[str, int] = {}
+    rng = random.Random(args.seed)
+    starts, per_round = [], []
+    server = Server(args, state)
+    for r in range(args.restarts):
+        starts.append(server.start())
+        before = len(acked)
+        kill_at = time.time() + rng.uniform(1.0, 4.0)
+
+        async def run() -> int:
+            task = asyncio.ensure_future(writers(server.url, queries, args.writers, acked, args.seed + r,
+                                                 kill_at + 30))
+            await asyncio.sleep(max(0.0, kill_at - time.time()))
+            server.kill9()  # under load: writers are mid-request
+            return await task
+
+        errors = asyncio.run(run())
+        per_round.append({"acknowledged": len(acked) - before, "client_errors": errors})
+        log.info("restart %d/%d: %d events acknowledged before kill -9", r + 1, args.restarts, len(acked) - before)
+    starts.append(server.start())
+    health = httpx.get(server.url + "/health").json()
+    lost, wrong_seq = [], 0
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        for imp, seq in acked.items():
+            fb = client.post("/feedback", json={"impression_id": imp, "clicked": []})
+            ok = fb.status_code == 200 and fb.json()["duplicate"]
+            if not ok:
+                lost.append(imp)
+            elif fb.json()["seq"] != seq:
+                wrong_seq += 1
+    server.stop()
+    return {"restarts": args.restarts, "writers": args.writers, "acknowledged": len(acked), "lost": len(lost),
+            "seq_mismatch": wrong_seq, "journal_seq_after_restart": health["journal_seq"],
+            "max_acknowledged_seq": max(acked.values(), default=0), "per_round": per_round,
+            "start_seconds": [round(s, 1) for s in starts]}
+
+
+def fuzz(args, pipeline, docs) -> dict:
+    from ltrr.serve.app import ServeSettings, create_app
+    from ltrr.serve.fuzz import fuzz_app
+
+    app = create_app(pipeline, docs, ServeSettings(feedback_rate=1e6, feedback_burst=1e6, token="bench"))
+    per_case = max(1, args.fuzz // 4)  # search and feedback, valid and invalid, carry almost all requests
+    t0 = time.time()
+    out = fuzz_app(app, examples_per_case=per_case, seed=args.seed, headers={"authorization": "Bearer bench"})
+    out["seconds"] = round(time.time() - t0, 1)
+    return out
+
+
+# ----- main -------------------------------------------------------------------------------------------------------
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--catalogue", choices=["spotify", "music"], default="spotify")
+    ap.add_argument("--data", type=Path, default=SPOTIFY, help="BEIR folder of the spotify catalogue")
+    ap.add_argument("--rerank", choices=["cross", "none"], default="cross")
+    ap.add_argument("--rerank-top", type=int, default=20)
+    ap.add_argument("--parts", nargs="+", default=["load", "faults", "fuzz"], choices=["load", "faults", "fuzz"])
+    ap.add_argument("--duration", type=float, default=30.0)
+    ap.add_argument("--concurrency", type=int, default=4)
+    ap.add_argument("--feedback-share", type=float, default=0.3)
+    ap.add_argument("--warmup", type=int, default=30)
+    ap.add_argument("--restarts", type=int, default=10)
+    ap.add_argument("--writers", type=int, default=8)
+    ap.add_argument("--fuzz", type=int, default=10_000, help="generated requests (at least)")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads in the server")
+    ap.add_argument("--snapshot-every", type=int, default=200)
+    ap.add_argument("--cache-dir", default=str(ROOT / ".cache" / "ltrr" / "embeddings"))
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--set", nargs="*", default=[], help="Hydra overrides of configs/train.yaml")
+    ap.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
+    ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--server", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--state-dir", type=Path, default=None, help=argparse.SUPPRESS)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    if args.server:
+        serve_main(args)
+        return {}
+    work = args.work or Path(tempfile.mkdtemp(prefix="ltrr_bench_serve_"))
+    work.mkdir(parents=True, exist_ok=True)
+    out: dict = {"catalogue": args.catalogue, "rerank": args.rerank if args.rerank == "none" else
+                 f"cross-encoder top {args.rerank_top}", "set": args.set}
+    pipeline, docs, queries = build(args)
+    out["docs"], out["arms"] = len(docs), list(pipeline.arms)
+    if "load" in args.parts:
+        state = work / "load_state"
+        shutil.rmtree(state, ignore_errors=True)
+        state.mkdir(parents=True)
+        server = Server(args, state)
+        try:
+            out["start_seconds"] = round(server.start(), 1)
+            out["search"] = asyncio.run(load(server.url, queries, args.duration, args.concurrency,
+                                             args.feedback_share, args.warmup, args.seed))
+        finally:
+            server.stop()
+    if "faults" in args.parts:
+        out["faults"] = faults(args, queries, work)
+    if "fuzz" in args.parts:
+        out["fuzz"] = fuzz(args, pipeline, docs)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(out, indent=2))
+    table(out)
+    return out
+
+
+def table(out: dict) -> None:
+    print(f"\n### serve benchmark: {out['catalogue']} ({out['docs']} docs), arms {', '.join(out['arms'])}, "
+          f"rerank: {out['rerank']}")
+    s = out.get("search")
+    if s:
+        print(f"| metric | value | target | met |\n|---|---|---|---|")
+        print(f"| /search p50 ms at {s['rps']} searches/s ({s['concurrency']} clients) | {s['p50_ms']} | <= 15 | "
+              f"{s['p50_ms'] <= 15} |")
+        print(f"| /search p99 ms | {s['p99_ms']} | <= 50 | {s['p99_ms'] <= 50} |")
+        print(f"| /feedback p50 / p99 ms | {s['feedback_p50_ms']} / {s['feedback_p99_ms']} | | |")
+        print("Server p50 per stage (ms): " + ", ".join(f"{k} {v}" for k, v in s["stage_p50_ms"].items()))
+    f = out.get("faults")
+    if f:
+        print(f"Faults: {f['restarts']} kill -9 restarts under {f['writers']} writers: {f['acknowledged']} "
+              f"acknowledged, {f['lost']} lost (target 0), {f['seq_mismatch']} with another sequence number")
+    z = out.get("fuzz")
+    if z:
+        print(f"Fuzz: {z['requests']} generated requests, {z['status_5xx']} 5xx (target 0); statuses {z['by_status']}")
+
+
+if __name__ == "__main__":
+    main()

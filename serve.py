@@ -1,4 +1,4 @@
-"""Search API over a finished run: ``python serve.py [run_dir=runs/latest policy=lints port=8000]``."""
+"""Search API and demo page over a finished run: ``python serve.py [run=runs/latest policy_name=lints port=8000]``."""
 
 import hydra
 from omegaconf import DictConfig

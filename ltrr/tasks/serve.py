@@ -64,10 +64,10 @@ def settings_from(cfg: DictConfig) -> ServeSettings:
 
 
 def make_app(cfg: DictConfig) -> FastAPI:
-    """The FastAPI app for ``cfg.run_dir`` and ``cfg.policy``: the trained state, then the serving journal's
+    """The FastAPI app for ``cfg.run_dir`` and ``cfg.policy_name``: the trained state, then the serving journal's
     snapshot and the feedback journaled after it (``cfg.state_dir``)."""
     settings = settings_from(cfg)
-    pipeline, docs = load_pipeline(cfg.run_dir, cfg.policy)
+    pipeline, docs = load_pipeline(cfg.run_dir, cfg.policy_name)
     journal = FeedbackJournal(cfg.state_dir, fsync=bool(cfg.fsync))
     journal.recover(pipeline)
     return create_app(pipeline, docs, settings, journal)

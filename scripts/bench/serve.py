@@ -22,7 +22,7 @@ them with a typo); ``music`` the embedded world (queries from its generator).
 - **fuzz**: schemathesis over the published OpenAPI schema, valid and invalid requests, in process on the same
   pipeline (``--fuzz`` requests at least); counts 5xx responses.
 
-``--out FILE.json`` writes ``search`` (``rps``, ``p50_ms``, ``p99_ms``, ``stage_p50_ms``, ...), ``faults``
+``--out FILE.json`` (with ``--update``: keeping the parts not run now) writes ``search`` (``rps``, ``p50_ms``, ``p99_ms``, ``stage_p50_ms``, ...), ``faults``
 (``restarts``, ``acknowledged``, ``lost``, ...) and ``fuzz`` (``requests``, ``status_5xx``, ...).
 """
 
@@ -305,6 +305,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--set", nargs="*", default=[], help="Hydra overrides of configs/train.yaml")
     ap.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--update", action="store_true", help="keep the parts of an existing --out not run now")
     ap.add_argument("--server", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--state-dir", type=Path, default=None, help=argparse.SUPPRESS)
@@ -340,6 +341,8 @@ def main(argv: list[str] | None = None) -> dict:
     if "fuzz" in args.parts:
         out["fuzz"] = fuzz(args, pipeline, docs)
     if args.out:
+        if args.update and args.out.exists():
+            out = {**json.loads(args.out.read_text()), **out}
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(out, indent=2))
     table(out)

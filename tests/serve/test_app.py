@@ -159,3 +159,9 @@ def test_the_trained_state_is_restored_without_pickle(run):
     assert saved["policy"]["n"].sum() > 0 and pipeline.policy.t == saved["policy"]["t"] > 0
     np.testing.assert_array_equal(pipeline.policy.state_dict()["zz"], saved["policy"]["zz"])
     assert pipeline.state_dict()["arms"]["memory"] == saved["arms"]["memory"]
+
+
+def test_serve_config_takes_run_or_run_dir():
+    assert compose_cfg("serve", ["run=runs/x"]).run_dir == "runs/x"
+    assert compose_cfg("serve", ["run_dir=runs/y"]).run_dir == "runs/y"
+    assert compose_cfg("serve", ["run=runs/x", "policy_name=lints"]).state_dir == "runs/x/serve/lints"

@@ -5,8 +5,9 @@
 
 The server is this script in ``--server`` mode, a separate process on loopback: the catalogue's pipeline (the main
 job's arms, context featurizer and neural-linear TS from ``configs/train.yaml`` plus ``--set`` overrides, the
-``structured`` and ``longtail`` arms, and with ``--rerank cross`` the packaged MiniLM cross-encoder rescoring the
-top ``--rerank-top`` fused items), restored from its feedback journal under a state folder, served by uvicorn.
+``structured`` and ``longtail`` arms, and with ``--rerank cross`` a MiniLM cross-encoder (``--cross-model``)
+rescoring the top ``--rerank-top`` fused items), restored from its feedback journal under a state folder, served by
+uvicorn.
 ``spotify`` is the 28k-track BEIR corpus (``--data``; queries: its playlist names and track titles, a share of
 them with a typo); ``music`` the embedded world (queries from its generator).
 
@@ -15,15 +16,16 @@ them with a typo); ``music`` the embedded world (queries from its generator).
   ``--feedback-share`` of searches. Reports searches per second, client-side p50/p99 latency of ``/search`` and of
   ``/feedback``, and the server's p50 per pipeline stage (from the responses' ``stage_ms``).
 - **faults**: ``--restarts`` rounds of: start the server on the same state folder, run ``--writers`` concurrent
-  search+feedback writers, ``kill -9`` the server after a random 1-4 s. Every acknowledged feedback (a 200 with
-  its sequence number) is recorded. Finally the server restarts once more and every acknowledged impression is
-  sent again: it must come back as a duplicate with the same sequence number, i.e. recovered (snapshot + journal
-  replay). ``lost`` counts those that do not.
+  search+feedback writers, ``kill -9`` the server after a random 2-8 s (``--kill-after``). Every acknowledged
+  feedback (a 200 with its sequence number) is recorded. Finally the server restarts once more and every
+  acknowledged impression is sent again: it must come back as a duplicate with the same sequence number, i.e.
+  recovered (snapshot + journal replay). ``lost`` counts those that do not.
 - **fuzz**: schemathesis over the published OpenAPI schema, valid and invalid requests, in process on the same
   pipeline (``--fuzz`` requests at least); counts 5xx responses.
 
-``--out FILE.json`` (with ``--update``: keeping the parts not run now) writes ``search`` (``rps``, ``p50_ms``, ``p99_ms``, ``stage_p50_ms``, ...), ``faults``
-(``restarts``, ``acknowledged``, ``lost``, ...) and ``fuzz`` (``requests``, ``status_5xx``, ...).
+``--out FILE.json`` (with ``--update``: keeping the parts not run now) writes ``search`` (``rps``, ``p50_ms``,
+``p99_ms``, ``stage_p50_ms``, ...), ``faults`` (``restarts``, ``acknowledged``, ``lost``, ...) and ``fuzz``
+(``requests``, ``status_5xx``, ...).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ import numpy as np  # noqa: E402
 
 log = logging.getLogger("bench.serve")
 SPOTIFY = ROOT.parent / "shared" / "data" / "music" / "spotify_songs"
+CROSS = ROOT / "runs" / "encoders_music" / "models" / "reranker"
 
 
 # ----- the server -------------------------------------------------------------------------------------------------
@@ -58,7 +61,7 @@ def overrides(args) -> list[str]:
     over = ["logger=none", "progress=false", "+arm@arms.structured=structured", "+arm@arms.longtail=longtail",
             "arms.dense.progress=false", f"arms.dense.cache_dir={args.cache_dir}"]
     if args.rerank == "cross":
-        over += ["rerank=cross_encoder", "rerank.encoder.name_or_path=packaged:all-MiniLM-L6-v2",
+        over += ["rerank=cross_encoder", f"rerank.encoder.name_or_path={args.cross_model}",
                  "rerank.encoder.max_length=64", f"rerank.top_n={args.rerank_top}", "rerank.encoder.device=cpu"]
     return over + list(args.set)
 
@@ -127,8 +130,8 @@ class Server:
         a = self.args
         cmd = [sys.executable, __file__, "--server", "--port", str(self.port), "--state-dir", str(self.state_dir),
                "--catalogue", a.catalogue, "--data", str(a.data), "--rerank", a.rerank, "--rerank-top",
-               str(a.rerank_top), "--seed", str(a.seed), "--threads", str(a.threads), "--cache-dir", a.cache_dir,
-               "--snapshot-every", str(a.snapshot_every), "--set", *a.set]
+               str(a.rerank_top), "--cross-model", a.cross_model, "--seed", str(a.seed), "--threads",
+               str(a.threads), "--cache-dir", a.cache_dir, "--snapshot-every", str(a.snapshot_every), "--set", *a.set]
         t0 = time.time()
         self.log = open(self.state_dir.parent / f"server_{self.port}.log", "ab")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
@@ -241,7 +244,7 @@ def faults(args, queries: list[str], work: Path) -> dict:
     for r in range(args.restarts):
         starts.append(server.start())
         before = len(acked)
-        kill_at = time.time() + rng.uniform(1.0, 4.0)
+        kill_at = time.time() + rng.uniform(*args.kill_after)
 
         async def run() -> int:
             task = asyncio.ensure_future(writers(server.url, queries, args.writers, acked, args.seed + r,
@@ -290,6 +293,9 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--data", type=Path, default=SPOTIFY, help="BEIR folder of the spotify catalogue")
     ap.add_argument("--rerank", choices=["cross", "none"], default="cross")
     ap.add_argument("--rerank-top", type=int, default=20)
+    ap.add_argument("--cross-model", default=str(CROSS) if CROSS.is_dir() else "packaged:all-MiniLM-L6-v2",
+                    help="cross-encoder (default: the encoder job's music-world reranker when present, else "
+                         "MiniLM with an untrained head: the same cost)")
     ap.add_argument("--parts", nargs="+", default=["load", "faults", "fuzz"], choices=["load", "faults", "fuzz"])
     ap.add_argument("--duration", type=float, default=30.0)
     ap.add_argument("--concurrency", type=int, default=4)
@@ -297,6 +303,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--warmup", type=int, default=30)
     ap.add_argument("--restarts", type=int, default=10)
     ap.add_argument("--writers", type=int, default=8)
+    ap.add_argument("--kill-after", type=float, nargs=2, default=[2.0, 8.0], metavar=("LOW", "HIGH"),
+                    help="seconds of writing before each kill -9 (uniform)")
     ap.add_argument("--fuzz", type=int, default=10_000, help="generated requests (at least)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads in the server")
     ap.add_argument("--snapshot-every", type=int, default=200)

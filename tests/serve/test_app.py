@@ -165,3 +165,13 @@ def test_serve_config_takes_run_or_run_dir():
     assert compose_cfg("serve", ["run=runs/x"]).run_dir == "runs/x"
     assert compose_cfg("serve", ["run_dir=runs/y"]).run_dir == "runs/y"
     assert compose_cfg("serve", ["run=runs/x", "policy_name=lints"]).state_dir == "runs/x/serve/lints"
+
+
+def test_start_up_logs_the_faiss_path(run, caplog):
+    """No GPU here: the dense arm's faiss index falls back to the CPU and says so (the GPU branches are tested in
+    tests/indexes/test_faiss_index.py with a faked faiss)."""
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="ltrr.indexes.faiss_index"):
+        load_pipeline(run[0], "lints")
+    assert any("on CPU" in r.getMessage() for r in caplog.records)

@@ -7,6 +7,7 @@ The default backbone is all-MiniLM-L6-v2 as shipped inside the PyPI package ``gt
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from typing import Sequence
 
 import numpy as np
@@ -63,10 +64,14 @@ class DenseEncoder:
         ``pip install ltrr[onnx]``); it falls back to PyTorch, with a warning, when unavailable or on GPU.
     onnx_cache : str
         Folder for the exported ONNX graph.
+    single_cache : int
+        Single-text encodes remembered (LRU): a query is embedded by the dense arm and again by the context
+        featurizer; the second call is then free. The same text gives the same vector either way.
     """
 
     def __init__(self, model, tokenizer, max_length: int = 64, batch_size: int = 128, device: str = "auto",
-                 model_id: str = "unnamed", backend: str = "torch", onnx_cache: str = ".cache/ltrr/onnx") -> None:
+                 model_id: str = "unnamed", backend: str = "torch", onnx_cache: str = ".cache/ltrr/onnx",
+                 single_cache: int = 1024) -> None:
         if backend not in ("torch", "onnx"):
             raise ValueError(f"backend must be 'torch' or 'onnx', got {backend!r}")
         limit = int(getattr(model.config, "max_position_embeddings", max_length))
@@ -78,6 +83,7 @@ class DenseEncoder:
         self.model = model.to(self.device).eval()
         self.tokenizer, self.max_length, self.batch_size = tokenizer, max_length, batch_size
         self.onnx = None
+        self.single_cache, self._single = int(single_cache), OrderedDict()
         if backend == "onnx" and self.device.type == "cpu":
             try:
                 from ltrr.encoders.onnx_backend import OnnxBackbone
@@ -126,6 +132,11 @@ class DenseEncoder:
         """
         from tqdm.auto import tqdm
 
+        if len(texts) == 1:  # a query: the arm and the context featurizer both embed it, so keep the last ones
+            hit = self._single.get(texts[0])
+            if hit is not None:
+                self._single.move_to_end(texts[0])
+                return hit[None].copy()
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if len(texts) == 0:
             return out
@@ -138,6 +149,10 @@ class DenseEncoder:
             hidden = (self.onnx(batch["input_ids"], batch["attention_mask"]) if self.onnx is not None
                       else self.model(**batch).last_hidden_state)
             out[rows] = self.pool(hidden, batch["attention_mask"]).float().cpu().numpy()
+        if len(texts) == 1:
+            self._single[texts[0]] = out[0].copy()
+            while len(self._single) > self.single_cache:
+                self._single.popitem(last=False)
         return out
 
     @staticmethod

@@ -34,3 +34,19 @@ def test_onnx_backend_matches_torch(tmp_path):
     np.testing.assert_allclose(onnx_enc.encode(TEXTS), torch_enc.encode(TEXTS), atol=1e-5)
     with pytest.raises(ValueError, match="backend"):
         DenseEncoder.tiny(device="cpu", backend="tensorrt")
+
+
+def test_single_text_encodes_are_remembered():
+    enc = DenseEncoder.tiny(single_cache=2)
+    calls = []
+    enc.model.register_forward_hook(lambda *a: calls.append(1))
+    first = enc.encode(["red car"])
+    again = enc.encode(["red car"])
+    assert len(calls) == 1 and np.array_equal(first, again)
+    again[0, 0] = 9.0  # callers get copies
+    assert np.array_equal(enc.encode(["red car"]), first)
+    enc.encode(["a"]), enc.encode(["b"])  # the LRU keeps 2: "red car" is evicted
+    enc.encode(["red car"])
+    assert len(calls) == 4
+    enc.encode(["a", "b"])  # batches are never served from it
+    assert len(calls) == 5

@@ -21,7 +21,6 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ltrr.pipeline.pipeline import Feedback, RetrievePipeline
 from ltrr.utils.statefile import atomic_write_bytes, fsync_dir, load_state, save_state
@@ -145,10 +144,18 @@ class FeedbackJournal:
         line = json.dumps({"seq": seq, "impression_id": impression_id, "dwell_ms": dwell_ms, "time": time.time(),
                            "event": fb.to_json()}, separators=(",", ":")).encode("utf-8") + b"\n"
         fh = self._handle()
-        fh.write(line)
-        fh.flush()
-        if self.fsync:
-            os.fsync(fh.fileno())
+        pos = fh.tell()
+        try:
+            fh.write(line)
+            fh.flush()
+            if self.fsync:
+                os.fsync(fh.fileno())
+        except OSError:  # e.g. a full disk: cut the partial line so that later events stay readable
+            try:
+                fh.truncate(pos)
+            finally:
+                self.close()
+            raise
         self.seq = seq
         self.since_snapshot += 1
         self._remember(impression_id, seq)

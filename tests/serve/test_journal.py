@@ -85,3 +85,38 @@ def test_torn_tail_is_cut_and_corruption_is_named(run, tmp_path):
     path.write_bytes(b"\n".join([lines[0], b"{oops", *lines[1:]]))
     with pytest.raises(ValueError, match=r"journal.jsonl:2: corrupt"):
         FeedbackJournal(tmp_path).recover(load_pipeline(run[0], "lints")[0])
+
+
+class _Counting:
+    """A stand-in pipeline: counts applied events."""
+
+    def __init__(self):
+        self.applied = []
+
+    def apply(self, fb):
+        self.applied.append(fb.clicked)
+
+
+def _event(i):
+    from ltrr.pipeline.pipeline import Feedback
+    from ltrr.types import Decision, Query
+
+    return Feedback(Query(f"q{i}", "text"), np.zeros(3), Decision((10, 0), 0.5, "p"), {"a": 1.0, "b": np.inf},
+                    ["d1", "d2"], [f"d{i}"])
+
+
+def test_a_failed_write_leaves_no_partial_line(tmp_path, monkeypatch):
+    import os
+
+    journal = FeedbackJournal(tmp_path)
+    journal.append("i1", _event(1))
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(28, "No space left on device")))
+    with pytest.raises(OSError):
+        journal.append("i2", _event(2))
+    monkeypatch.setattr(os, "fsync", real)
+    assert journal.seq == 1 and "i2" not in journal.applied
+    journal.append("i3", _event(3))
+    pipe = _Counting()
+    rec = FeedbackJournal(tmp_path).recover(pipe)
+    assert (rec.replayed, rec.torn_tail) == (2, False) and pipe.applied == [["d1"], ["d3"]]

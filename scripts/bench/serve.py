@@ -347,9 +347,9 @@ def main(argv: list[str] | None = None) -> dict:
         finally:
             server.stop()
     if "faults" in args.parts:
-        out["faults"] = faults(args, queries, work)
+        out["faults"] = {**faults(args, queries, work), "rerank": out["rerank"]}
     if "fuzz" in args.parts:
-        out["fuzz"] = fuzz(args, pipeline, docs)
+        out["fuzz"] = {**fuzz(args, pipeline, docs), "rerank": out["rerank"]}
     if args.out:
         if args.update and args.out.exists():
             out = {**json.loads(args.out.read_text()), **out}
@@ -360,8 +360,7 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 def table(out: dict) -> None:
-    print(f"\n### serve benchmark: {out['catalogue']} ({out['docs']} docs), arms {', '.join(out['arms'])}, "
-          f"rerank: {out['rerank']}")
+    print(f"\n### serve benchmark: {out['catalogue']} ({out['docs']} docs), arms {', '.join(out['arms'])}")
     for key in [k for k in out if k.startswith("search")]:
         s = out[key]
         print(f"\n{key} (rerank: {s.get('rerank', out['rerank'])}):")

@@ -12,12 +12,13 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol, Sequence
 
 import numpy as np
+
+from ltrr.utils.statefile import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -38,20 +39,6 @@ def texts_digest(texts: Sequence[str]) -> str:
         h.update(len(b).to_bytes(8, "little"))
         h.update(b)
     return h.hexdigest()
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Call ``write(file_object)`` on a temporary file in ``path``'s folder, then ``os.replace`` it onto ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class EmbeddingCache:
@@ -127,6 +114,6 @@ class EmbeddingCache:
             raise ValueError(f"encoder {model_id}: expected ({len(texts)}, dim) embeddings, got {arr.shape}")
         meta = {"model_id": model_id, "n": len(texts), "dim": int(arr.shape[1]), "texts_sha256": digest,
                 "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        _atomic_write(npy, lambda fh: np.save(fh, arr))
-        _atomic_write(side, lambda fh: fh.write(json.dumps(meta, indent=1).encode()))
+        atomic_write(npy, lambda fh: np.save(fh, arr))
+        atomic_write(side, lambda fh: fh.write(json.dumps(meta, indent=1).encode()))
         return arr

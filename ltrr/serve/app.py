@@ -73,6 +73,7 @@ class _ApiError(Exception):
 class _Pending:
     result: SearchResult
     shown: list[str]
+    intent: str
 
 
 def create_app(pipeline: RetrievePipeline, docs: Mapping[str, Doc], settings: ServeSettings | None = None,
@@ -158,11 +159,10 @@ def create_app(pipeline: RetrievePipeline, docs: Mapping[str, Doc], settings: Se
         with lock:
             imp = secrets.token_urlsafe(12)
             res = pipeline.search(Query(imp, req.query, req.user_id, meta), timings=timings)
-            shown = res.shown(req.k)
-            pending[imp] = _Pending(res, shown)
+            intent = _intent(pipeline, res.query)
+            pending[imp] = _Pending(res, res.shown(req.k), intent)
             while len(pending) > cfg.max_pending:
                 pending.popitem(last=False)
-            intent = _intent(pipeline, res.query)
             stats.searched(intent, res.decision.allocation)
         for stage in STAGES:
             m_stage.labels(stage).observe(timings.get(stage, 0.0))
@@ -207,7 +207,7 @@ def create_app(pipeline: RetrievePipeline, docs: Mapping[str, Doc], settings: Se
                 applied[req.impression_id] = seq
             labels = pipeline.apply(fb)
             del pending[req.impression_id]
-            stats.clicked(_intent(pipeline, fb.query), bool(clicked))
+            stats.clicked(item.intent, bool(clicked))
             if journal is not None and cfg.snapshot_every and journal.since_snapshot >= cfg.snapshot_every:
                 journal.snapshot(pipeline)
         m_fb.labels(str(bool(clicked)).lower()).inc()

@@ -15,7 +15,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, BinaryIO, Callable, Mapping
 
 import numpy as np
 
@@ -41,16 +41,25 @@ def _split(tree: Mapping[str, Any], path: str, arrays: dict[str, np.ndarray]) ->
             rest[key] = {_REF: name}
         elif isinstance(val, np.generic):
             rest[key] = val.item()
-        elif val is None or isinstance(val, (bool, int, float, str)):
+        else:
             rest[key] = val
+    return rest
+
+
+def _not_json(tree: Mapping[str, Any], path: str = "") -> str:
+    """Path of the first leaf of ``tree`` that JSON cannot encode (called only after a failed dump)."""
+    for key, val in tree.items():
+        where = f"{path}/{key}" if path else str(key)
+        if isinstance(val, Mapping):
+            bad = _not_json(val, where)
+            if bad:
+                return bad
         else:
             try:
                 json.dumps(val)
             except (TypeError, ValueError):
-                raise TypeError(f"state entry {where!r}: {type(val).__name__} is neither an array nor JSON-able") \
-                    from None
-            rest[key] = val
-    return rest
+                return f"{where!r}: {type(val).__name__}"
+    return ""
 
 
 def _join(tree: Any, arrays: Mapping[str, np.ndarray]) -> Any:
@@ -73,14 +82,15 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: Path | str, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a fsynced temporary file and an atomic rename."""
+def atomic_write(path: Path | str, write: Callable[[BinaryIO], Any]) -> None:
+    """Call ``write(file_object)`` on a temporary file in ``path``'s folder, fsync it, then rename it onto ``path``
+    (atomic on POSIX) and fsync the folder: a crash leaves the old file or the new one, never a torn one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -88,6 +98,11 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+
+
+def atomic_write_bytes(path: Path | str, data: bytes) -> None:
+    """:func:`atomic_write` of ``data``."""
+    atomic_write(path, lambda fh: fh.write(data))
 
 
 def save_state(path: Path | str, state: Mapping[str, Any]) -> None:
@@ -106,7 +121,10 @@ def save_state(path: Path | str, state: Mapping[str, Any]) -> None:
     """
     arrays: dict[str, np.ndarray] = {}
     rest = _split(state, "", arrays)
-    blob = json.dumps(rest)
+    try:
+        blob = json.dumps(rest)
+    except (TypeError, ValueError):
+        raise TypeError(f"state entry {_not_json(rest)} is neither an array nor JSON-able") from None
     buf = io.BytesIO()
     np.savez(buf, **{_JSON_KEY: np.array(blob)}, **arrays)
     atomic_write_bytes(path, buf.getvalue())

@@ -66,8 +66,8 @@ def overrides(args) -> list[str]:
     return over + list(args.set)
 
 
-def build(args):
-    """``(pipeline, docs by id, query texts)`` for ``args.catalogue``."""
+def catalogue(args):
+    """``(config, docs, query texts)`` for ``args.catalogue`` (no index is built)."""
     from hydra import compose, initialize_config_dir
 
     from ltrr.tasks import build as B
@@ -90,12 +90,19 @@ def build(args):
         world = B.build_world(cfg)
         docs = world.docs
         queries = [sq.query.text for sq in QueryGenerator(world, seed=args.seed, **cfg.data.queries).generate(2000)]
+    return cfg, docs, queries
+
+
+def build(args, cfg, docs):
+    """The server's pipeline over ``docs`` (arms, featurizer, neural-linear TS, reranker) and the docs by id."""
+    from ltrr.tasks import build as B
+
     arms = B.build_arms(cfg, docs)
     feat = B.build_featurizer(arms, docs, cfg.get("arm_stats"), cfg.get("context"))
     policy = B.build_policy(cfg, "neural_linear_ts", list(arms), feat.dim, args.seed)
     pipeline = B.build_pipeline(cfg, arms, feat, policy, B.build_reranker(cfg, docs))
     pipeline.reset(args.seed)
-    return pipeline, {d.id: d for d in docs}, queries
+    return pipeline, {d.id: d for d in docs}
 
 
 def serve_main(args) -> None:
@@ -106,7 +113,7 @@ def serve_main(args) -> None:
     from ltrr.serve.journal import FeedbackJournal
 
     torch.set_num_threads(args.threads)
-    pipeline, docs, _ = build(args)
+    pipeline, docs = build(args, *catalogue(args)[:2])
     journal = FeedbackJournal(args.state_dir)
     journal.recover(pipeline)
     app = create_app(pipeline, docs, ServeSettings(feedback_rate=1e6, feedback_burst=1e6,
@@ -332,8 +339,8 @@ def main(argv: list[str] | None = None) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     out: dict = {"catalogue": args.catalogue, "rerank": args.rerank if args.rerank == "none" else
                  f"cross-encoder top {args.rerank_top}", "set": args.set}
-    pipeline, docs, queries = build(args)
-    out["docs"], out["arms"] = len(docs), list(pipeline.arms)
+    cfg, doc_list, queries = catalogue(args)  # the pipeline itself is built by the server process
+    out["docs"], out["arms"] = len(doc_list), list(cfg.arms)
     if "load" in args.parts:
         state = work / "load_state"
         shutil.rmtree(state, ignore_errors=True)
@@ -349,7 +356,7 @@ def main(argv: list[str] | None = None) -> dict:
     if "faults" in args.parts:
         out["faults"] = {**faults(args, queries, work), "rerank": out["rerank"]}
     if "fuzz" in args.parts:
-        out["fuzz"] = {**fuzz(args, pipeline, docs), "rerank": out["rerank"]}
+        out["fuzz"] = {**fuzz(args, *build(args, cfg, doc_list)), "rerank": out["rerank"]}
     if args.out:
         if args.update and args.out.exists():
             out = {**json.loads(args.out.read_text()), **out}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import OrderedDict
 from pathlib import Path
 from typing import Sequence
 
@@ -21,7 +22,8 @@ from ltrr.encoders.dense import PACKAGED, resolve_model_path, tiny_bert_config
 
 log = logging.getLogger(__name__)
 SETTINGS_FILE = "ltrr_cross.json"
-_IDENTITY = "torch.nn.modules.linear.Identity"  # sentence-transformers' activation_fn entry: keep raw logits
+_IDENTITY = "torch.nn.modules.linear.Identity"
+BACKENDS = ("torch", "onnx", "onnx-int8")  # sentence-transformers' activation_fn entry: keep raw logits
 
 
 class CrossEncoder(torch.nn.Module):
@@ -42,10 +44,23 @@ class CrossEncoder(torch.nn.Module):
         device the parameters are on, so a later ``.to()`` is followed.
     model_id : str
         Name of the weights (for logs and reports).
+    backend : {"torch", "onnx", "onnx-int8"}
+        What :meth:`score_pairs` runs on the CPU: eager PyTorch, an ONNX Runtime export of the weights as they are
+        at construction, or its int8 (dynamically quantised) copy (see :mod:`ltrr.encoders.onnx_backend`; needs
+        ``pip install ltrr[onnx]``). Falls back to PyTorch, logged, when ONNX Runtime is missing or the model is
+        on a GPU. Training (:meth:`forward`) always runs in PyTorch; call :meth:`refresh_backend` after changing
+        the weights.
+    onnx_cache : str
+        Folder for the exported graphs.
+    doc_cache : int
+        Documents whose token ids :meth:`score` remembers (LRU).
     """
 
     def __init__(self, model, tokenizer, max_length: int = 256, batch_size: int = 32, device: str | None = "auto",
-                 model_id: str = "unnamed") -> None:
+                 model_id: str = "unnamed", backend: str = "torch", onnx_cache: str = ".cache/ltrr/onnx",
+                 doc_cache: int = 100_000) -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         super().__init__()
         if int(getattr(model.config, "num_labels", 1)) != 1:
             raise ValueError(f"a cross-encoder needs num_labels=1, the model has {model.config.num_labels}")
@@ -62,6 +77,25 @@ class CrossEncoder(torch.nn.Module):
                 device = "cuda" if torch.cuda.is_available() else "cpu"
             log.info("cross encoder on %s", device)
             self.model.to(torch.device(device))
+        self.backend, self.onnx_cache, self.onnx = backend, onnx_cache, None
+        self.doc_cache, self._doc_ids, self._layout_ok = int(doc_cache), OrderedDict(), None
+        self.refresh_backend()
+
+    def refresh_backend(self) -> None:
+        """(Re-)export the current weights for the ONNX backends; a no-op for ``backend="torch"``."""
+        self.onnx = None
+        if self.backend == "torch":
+            return
+        if self.device.type != "cpu":
+            log.warning("the ONNX backends are CPU-only; scoring with PyTorch on %s", self.device)
+            return
+        try:
+            from ltrr.encoders.onnx_backend import OnnxBackbone
+
+            self.onnx = OnnxBackbone(self.model.eval(), self.model_id, self.onnx_cache, output="logits",
+                                     quantize=self.backend == "onnx-int8")
+        except ImportError as exc:
+            log.warning("ONNX backend unavailable (%s); scoring with PyTorch", exc)
 
     @classmethod
     def from_pretrained(cls, name_or_path: str = PACKAGED, **kwargs) -> "CrossEncoder":
@@ -155,8 +189,13 @@ class CrossEncoder(torch.nn.Module):
         return self.model(input_ids=input_ids, attention_mask=attention_mask, **extra).logits.squeeze(-1)
 
     def score(self, query: str, docs: Sequence[str]) -> np.ndarray:
-        """Scores of ``docs`` for one query: float32 array of shape ``(n,)``, in the input order."""
-        return self.score_pairs([query] * len(docs), docs)
+        """Scores of ``docs`` for one query: float32 array of shape ``(n,)``, in the input order.
+
+        Documents' token ids are remembered (LRU of ``doc_cache`` texts), so a catalogue's tracks are tokenized
+        once; the pairs are the same as :meth:`tokenize` makes.
+        """
+        rows = self._encode_cached(query, docs)
+        return self._score_rows(rows if rows is not None else self._encode([query] * len(docs), docs))
 
     @torch.inference_mode()
     def score_pairs(self, queries: Sequence[str], docs: Sequence[str]) -> np.ndarray:
@@ -171,7 +210,10 @@ class CrossEncoder(torch.nn.Module):
         numpy.ndarray
             Float32 logits of shape ``(n,)``, in the input order.
         """
-        rows = self._encode(queries, docs)
+        return self._score_rows(self._encode(queries, docs))
+
+    @torch.inference_mode()
+    def _score_rows(self, rows: list[dict]) -> np.ndarray:
         out = np.zeros(len(rows), dtype=np.float32)
         if not rows:
             return out
@@ -181,11 +223,66 @@ class CrossEncoder(torch.nn.Module):
         try:
             for s in range(0, len(rows), self.batch_size):
                 idx = order[s:s + self.batch_size]
-                batch = self.tokenizer.pad([rows[i] for i in idx], padding=True, return_tensors="pt").to(device)
-                out[idx] = self.forward(**batch).float().cpu().numpy()
+                batch = self._pad([rows[i] for i in idx])
+                if self.onnx is not None and device.type == "cpu":
+                    logits = self.onnx(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"))
+                    out[idx] = logits[:, 0].numpy()
+                else:
+                    out[idx] = self.forward(**{k: v.to(device) for k, v in batch.items()}).float().cpu().numpy()
         finally:
             self.model.train(was_training)
         return out
+
+    def _pad(self, rows: list[dict]) -> dict[str, torch.Tensor]:
+        """Right-pad token rows into ``(B, L)`` int64 tensors (the tokenizer's ``pad`` for other padding sides)."""
+        if self.tokenizer.padding_side != "right":
+            return dict(self.tokenizer.pad(rows, padding=True, return_tensors="pt"))
+        width = max(len(r["input_ids"]) for r in rows)
+        pad = {"input_ids": self.tokenizer.pad_token_id or 0, "attention_mask": 0, "token_type_ids": 0}
+        out = {}
+        for key in rows[0]:
+            arr = np.full((len(rows), width), pad.get(key, 0), dtype=np.int64)
+            for i, r in enumerate(rows):
+                arr[i, :len(r[key])] = r[key]
+            out[key] = torch.from_numpy(arr)
+        return out
+
+    def _encode_cached(self, query: str, docs: Sequence[str]) -> list[dict] | None:
+        """Pair rows ``[CLS] q [SEP] d [SEP]`` from remembered document ids; ``None`` where that layout does not
+        reproduce the tokenizer's (checked once) or the query alone fills ``max_length``."""
+        if self._layout_ok is None:
+            self._layout_ok = False
+            try:
+                self._layout_ok = all(self._fast_rows(q, [d]) == self._encode([q], [d])
+                                      for q, d in (("red car", "blue sky over the sea"), ("a", "b c")))
+            except (TypeError, KeyError, AttributeError):
+                pass
+            log.debug("cross-encoder token cache %s", "on" if self._layout_ok else "off (another pair layout)")
+        return self._fast_rows(query, docs) if self._layout_ok else None
+
+    def _fast_rows(self, query: str, docs: Sequence[str]) -> list[dict] | None:
+        tok = self.tokenizer
+        q = tok(query, add_special_tokens=False, verbose=False)["input_ids"]
+        room = self.max_length - 3 - len(q)
+        if room <= 0:
+            return None
+        types = "token_type_ids" in tok.model_input_names
+        rows = []
+        for d in docs:
+            ids = self._doc_ids.get(d)
+            if ids is None:
+                ids = tok(d, add_special_tokens=False, truncation=True, max_length=self.max_length,
+                          verbose=False)["input_ids"]
+                self._doc_ids[d] = ids
+                while len(self._doc_ids) > self.doc_cache:
+                    self._doc_ids.popitem(last=False)
+            ids = ids[:room]
+            row = {"input_ids": [tok.cls_token_id, *q, tok.sep_token_id, *ids, tok.sep_token_id]}
+            if types:
+                row["token_type_ids"] = [0] * (len(q) + 2) + [1] * (len(ids) + 1)
+            row["attention_mask"] = [1] * len(row["input_ids"])
+            rows.append(row)
+        return rows
 
     def save_pretrained(self, path: str | Path) -> Path:
         """Write model, tokenizer and ``ltrr_cross.json`` to ``path`` (loads with :meth:`from_pretrained` and with

@@ -58,51 +58,32 @@ CROSS = ROOT / "runs" / "encoders_music" / "models" / "reranker"
 
 # ----- the server -------------------------------------------------------------------------------------------------
 def overrides(args) -> list[str]:
-    over = ["logger=none", "progress=false", "+arm@arms.structured=structured", "+arm@arms.longtail=longtail",
-            "arms.dense.progress=false", f"arms.dense.cache_dir={args.cache_dir}"]
+    from ltrr.tasks.catalogue import serve_overrides
+
+    over = serve_overrides(args.cache_dir)
     if args.rerank == "cross":
         over += ["rerank=cross_encoder", f"rerank.encoder.name_or_path={args.cross_model}",
-                 "rerank.encoder.max_length=64", f"rerank.top_n={args.rerank_top}", "rerank.encoder.device=cpu"]
+                 "rerank.encoder.max_length=64", f"rerank.top_n={args.rerank_top}", "rerank.encoder.device=cpu",
+                 f"rerank.encoder.backend={args.cross_backend}"]
+    if args.dense_backend:
+        over += [f"encoder.backend={args.dense_backend}"]
     return over + list(args.set)
 
 
 def catalogue(args):
     """``(config, docs, query texts)`` for ``args.catalogue`` (no index is built)."""
-    from hydra import compose, initialize_config_dir
+    from ltrr.tasks import catalogue as C
 
-    from ltrr.tasks import build as B
-
-    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "configs")):
-        cfg = compose(config_name="train", overrides=overrides(args))
-    rng = random.Random(args.seed)
-    if args.catalogue == "spotify":
-        from ltrr.data.beir import iter_corpus, iter_queries
-        from ltrr.data.music.typos import misspell
-
-        nrng = np.random.default_rng(args.seed)
-        docs = list(iter_corpus(Path(args.data) / "corpus.jsonl"))
-        names = [q.text for q in iter_queries(Path(args.data) / "queries.jsonl")]
-        titles = [d.title for d in rng.sample(docs, min(2000, len(docs))) if d.title]
-        queries = names + [misspell(t, nrng, max_words=1) if rng.random() < 0.3 else t for t in titles]
-    else:
-        from ltrr.data.music import QueryGenerator
-
-        world = B.build_world(cfg)
-        docs = world.docs
-        queries = [sq.query.text for sq in QueryGenerator(world, seed=args.seed, **cfg.data.queries).generate(2000)]
-    return cfg, docs, queries
+    cfg = C.compose(ROOT / "configs", overrides(args))
+    docs = C.load_docs(cfg, args.catalogue, args.data)
+    return cfg, docs, C.load_queries(cfg, args.catalogue, docs, args.data, args.seed)
 
 
 def build(args, cfg, docs):
     """The server's pipeline over ``docs`` (arms, featurizer, neural-linear TS, reranker) and the docs by id."""
-    from ltrr.tasks import build as B
+    from ltrr.tasks.catalogue import build_pipeline
 
-    arms = B.build_arms(cfg, docs)
-    feat = B.build_featurizer(arms, docs, cfg.get("arm_stats"), cfg.get("context"))
-    policy = B.build_policy(cfg, "neural_linear_ts", list(arms), feat.dim, args.seed)
-    pipeline = B.build_pipeline(cfg, arms, feat, policy, B.build_reranker(cfg, docs))
-    pipeline.reset(args.seed)
-    return pipeline, {d.id: d for d in docs}
+    return build_pipeline(cfg, docs, args.seed), {d.id: d for d in docs}
 
 
 def serve_main(args) -> None:
@@ -137,7 +118,8 @@ class Server:
         a = self.args
         cmd = [sys.executable, __file__, "--server", "--port", str(self.port), "--state-dir", str(self.state_dir),
                "--catalogue", a.catalogue, "--data", str(a.data), "--rerank", a.rerank, "--rerank-top",
-               str(a.rerank_top), "--cross-model", a.cross_model, "--seed", str(a.seed), "--threads",
+               str(a.rerank_top), "--cross-model", a.cross_model, "--cross-backend", a.cross_backend,
+               *(["--dense-backend", a.dense_backend] if a.dense_backend else []), "--seed", str(a.seed), "--threads",
                str(a.threads), "--cache-dir", a.cache_dir, "--snapshot-every", str(a.snapshot_every), "--set", *a.set]
         t0 = time.time()
         self.log = open(self.state_dir.parent / f"server_{self.port}.log", "ab")
@@ -303,6 +285,10 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--cross-model", default=str(CROSS) if CROSS.is_dir() else "packaged:all-MiniLM-L6-v2",
                     help="cross-encoder (default: the encoder job's music-world reranker when present, else "
                          "MiniLM with an untrained head: the same cost)")
+    ap.add_argument("--cross-backend", choices=["torch", "onnx", "onnx-int8"], default="torch",
+                    help="how the cross-encoder scores on the CPU (scripts/distill_reranker.py reports the quality)")
+    ap.add_argument("--dense-backend", choices=["torch", "onnx"], default=None,
+                    help="the dense query encoder's backend (default: the config's)")
     ap.add_argument("--parts", nargs="+", default=["load", "faults", "fuzz"], choices=["load", "faults", "fuzz"])
     ap.add_argument("--duration", type=float, default=30.0)
     ap.add_argument("--concurrency", type=int, default=4)
@@ -338,7 +324,8 @@ def main(argv: list[str] | None = None) -> dict:
     work = args.work or Path(tempfile.mkdtemp(prefix="ltrr_bench_serve_"))
     work.mkdir(parents=True, exist_ok=True)
     out: dict = {"catalogue": args.catalogue, "rerank": args.rerank if args.rerank == "none" else
-                 f"cross-encoder top {args.rerank_top}", "set": args.set}
+                 f"cross-encoder top {args.rerank_top} ({Path(args.cross_model).name}, {args.cross_backend})",
+                 "dense_backend": args.dense_backend or "config", "concurrency": args.concurrency, "set": args.set}
     cfg, doc_list, queries = catalogue(args)  # the pipeline itself is built by the server process
     out["docs"], out["arms"] = len(doc_list), list(cfg.arms)
     if "load" in args.parts:

@@ -85,3 +85,40 @@ def test_packaged_bi_encoder_gets_a_fresh_head(caplog):
     assert ce.model_id == PACKAGED and ce.model.config.num_labels == 1
     scores = ce.score("sad love song", ["a sad love song", "a podcast about taxes"])
     assert scores.shape == (2,) and np.isfinite(scores).all()
+
+
+def test_onnx_backends_score_like_torch_and_follow_new_weights(tmp_path):
+    pytest.importorskip("onnxruntime")
+    queries = ["red car", "blue sky at night", "x"] * 3
+    docs = ["a red car drives", "night sky", "y z", "cars", "blue", "the sky is blue tonight", "x", "q", "car red"]
+    ref = CrossEncoder.tiny(hidden_size=64, num_heads=2, device="cpu", seed=3)
+    fp32 = CrossEncoder.tiny(hidden_size=64, num_heads=2, device="cpu", seed=3, backend="onnx",
+                             onnx_cache=str(tmp_path))
+    int8 = CrossEncoder.tiny(hidden_size=64, num_heads=2, device="cpu", seed=3, backend="onnx-int8",
+                             onnx_cache=str(tmp_path))
+    assert fp32.onnx is not None and int8.onnx is not None and int8.onnx.path.name.endswith(".int8.onnx")
+    want = ref.score_pairs(queries, docs)
+    np.testing.assert_allclose(fp32.score_pairs(queries, docs), want, atol=1e-4)
+    got8 = int8.score_pairs(queries, docs)
+    assert got8.shape == want.shape and not np.array_equal(got8, fp32.score_pairs(queries, docs))  # another graph
+    np.testing.assert_allclose(got8, want, atol=2e-3)  # int8 weights: close, not equal
+    with torch.no_grad():  # changed weights: a refreshed backend exports them afresh, not the cached graph
+        fp32.model.classifier.bias += 1.0
+    fp32.refresh_backend()
+    np.testing.assert_allclose(fp32.score_pairs(queries, docs), want + 1.0, atol=1e-4)
+    assert len(list(tmp_path.glob("*.onnx"))) == 3  # two fp32 exports (old and new weights), one int8 copy
+    with pytest.raises(ValueError, match="backend"):
+        CrossEncoder.tiny(device="cpu", backend="tensorrt")
+
+
+def test_cached_document_tokens_give_the_tokenizers_pairs_and_scores(ce):
+    docs = ["a red car drives " * 30, "night sky", "y z", "cars and more cars"]
+    for query in ("red car", "a much longer query " * 20):  # the second leaves no room: the slow path
+        got = ce.score(query, docs)
+        np.testing.assert_allclose(got, ce.score_pairs([query] * len(docs), docs), atol=1e-6)
+    assert ce._layout_ok and docs[1] in ce._doc_ids
+    rows = ce._encode_cached("red car", docs)
+    assert rows == ce._encode(["red car"] * len(docs), docs)  # same ids, types, mask; truncated alike
+    small = CrossEncoder.tiny(device="cpu", doc_cache=2)
+    small.score("q", ["a", "b", "c"])
+    assert list(small._doc_ids) == ["b", "c"]

@@ -50,6 +50,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--teacher", default=str(TEACHER), help="trained cross-encoder folder")
     ap.add_argument("--out", type=Path, required=True, help="folder for the student")
     ap.add_argument("--report", type=Path, default=None, help="also write the JSON report here")
+    ap.add_argument("--reuse", action="store_true",
+                    help="evaluate the student already in --out (e.g. at another --max-length) instead of training")
     ap.add_argument("--hidden", type=int, default=128)
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--heads", type=int, default=2)
@@ -126,30 +128,39 @@ def main(argv: list[str] | None = None) -> dict:
 
     t0 = time.perf_counter()
     teacher = CrossEncoder.from_pretrained(args.teacher, device="cpu", max_length=args.max_length, backend="onnx")
-    lists = []
-    for q, ids in zip(train, candidates(pipeline, train, args.top, "candidates")):
-        if ids:
-            lists.append(ScoredList(q, [text[i] for i in ids], teacher.score(q, [text[i] for i in ids])))
-    teacher_s = time.perf_counter() - t0
-    student = student_from_teacher(teacher, args.hidden, args.layers, args.heads, seed=args.seed,
-                                   max_length=args.max_length)
-    t0 = time.perf_counter()
-    losses = distill_cross_encoder(student, lists, epochs=args.epochs, lr=args.lr, seed=args.seed)
-    train_s = time.perf_counter() - t0
-    student.save_pretrained(args.out)
+    lists, losses, teacher_s, train_s, prior = [], [], 0.0, 0.0, {}
+    if args.reuse:
+        student = CrossEncoder.from_pretrained(str(args.out), device="cpu", max_length=args.max_length)
+        prior = json.loads((args.out / "distill.json").read_text()) if (args.out / "distill.json").is_file() else {}
+        log.info("reusing the student in %s (trained on %s)", args.out, prior.get("distill", {}))
+    else:
+        for q, ids in zip(train, candidates(pipeline, train, args.top, "candidates")):
+            if ids:
+                lists.append(ScoredList(q, [text[i] for i in ids], teacher.score(q, [text[i] for i in ids])))
+        teacher_s = time.perf_counter() - t0
+        student = student_from_teacher(teacher, args.hidden, args.layers, args.heads, seed=args.seed,
+                                       max_length=args.max_length)
+        t0 = time.perf_counter()
+        losses = distill_cross_encoder(student, lists, epochs=args.epochs, lr=args.lr, seed=args.seed)
+        train_s = time.perf_counter() - t0
+        student.save_pretrained(args.out)
+    cfg_s = student.model.config
     scorers = {"teacher": teacher,
                "teacher_int8": CrossEncoder.from_pretrained(args.teacher, device="cpu", max_length=args.max_length,
                                                             backend="onnx-int8"),
-               "student": CrossEncoder.from_pretrained(str(args.out), device="cpu"),
-               "student_int8": CrossEncoder.from_pretrained(str(args.out), device="cpu", backend="onnx-int8")}
+               "student": CrossEncoder.from_pretrained(str(args.out), device="cpu", max_length=args.max_length),
+               "student_int8": CrossEncoder.from_pretrained(str(args.out), device="cpu", max_length=args.max_length,
+                                                            backend="onnx-int8")}
 
     report: dict = {"catalogue": args.catalogue, "teacher": args.teacher, "student": str(args.out),
-                    "shape": {"hidden": args.hidden, "layers": args.layers, "heads": args.heads},
+                    "shape": {"hidden": cfg_s.hidden_size, "layers": cfg_s.num_hidden_layers,
+                              "heads": cfg_s.num_attention_heads},
+                    "max_length": args.max_length, "reused": bool(args.reuse),
                     "params": {"teacher": sum(p.numel() for p in teacher.model.parameters()),
                                "student": sum(p.numel() for p in student.model.parameters())},
-                    "distill": {"queries": len(lists), "pairs": sum(len(x.docs) for x in lists),
-                                "epoch_loss": losses, "teacher_scoring_s": round(teacher_s, 1),
-                                "train_s": round(train_s, 1)},
+                    "distill": prior.get("distill") or {"queries": len(lists), "pairs": sum(len(x.docs) for x in lists),
+                                                        "epoch_loss": losses, "teacher_scoring_s": round(teacher_s, 1),
+                                                        "train_s": round(train_s, 1)},
                     "rerank_top": args.rerank_top, "eval": {}, "latency_ms": {}}
     for name, queries in evals.items():
         lists_eval = candidates(pipeline, [q.text for q in queries], 100, f"eval {name}")
@@ -187,7 +198,7 @@ def main(argv: list[str] | None = None) -> dict:
         report["latency_ms"][sname] = {"p50": float(np.percentile(ms, 50)), "p99": float(np.percentile(ms, 99))}
 
     args.out.mkdir(parents=True, exist_ok=True)
-    for path in filter(None, [args.out / "distill.json", args.report]):
+    for path in filter(None, [None if args.reuse else args.out / "distill.json", args.report]):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(report, indent=2))
     table(report)
@@ -206,8 +217,8 @@ def _one_thread(path: Path):
 def table(r: dict) -> None:
     print(f"\n### reranker distillation: {r['catalogue']}, student {r['shape']} "
           f"({r['params']['student'] / 1e6:.1f}M params; teacher {r['params']['teacher'] / 1e6:.1f}M), "
-          f"top {r['rerank_top']} reranked")
-    print(f"distilled on {r['distill']['queries']} lists, {r['distill']['pairs']} pairs "
+          f"top {r['rerank_top']} reranked, pairs cut at {r['max_length']} tokens")
+    print(f"{'reused; ' if r['reused'] else ''}distilled on {r['distill']['queries']} lists, {r['distill']['pairs']} pairs "
           f"(teacher scoring {r['distill']['teacher_scoring_s']} s, training {r['distill']['train_s']} s)\n")
     lat = r["latency_ms"]
     for name, ev in r["eval"].items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
@@ -121,11 +122,14 @@ class RetrievePipeline:
         still label only the allocated cells).
     reranker : CrossEncoderReranker, optional
         Second stage applied to the fused ranking (its head reordered by a cross-encoder); ``None``: fused order.
+    parallel_arms : sequence of str
+        Arms retrieved on worker threads while the others run on the caller's: worth it for arms that spend their
+        time outside the GIL (a query encoder in ONNX Runtime or PyTorch, a faiss search). Results are the same.
     """
 
     def __init__(self, arms: Mapping[str, Arm], policy: Policy, featurizer: ContextFeaturizer, fusion: RRFFusion,
                  show_k: int = 10, no_click_weight: float = 1.0, label_scope: str = "allocated",
-                 reranker: CrossEncoderReranker | None = None) -> None:
+                 reranker: CrossEncoderReranker | None = None, parallel_arms: Sequence[str] = ()) -> None:
         if label_scope not in ("allocated", "retrieved"):
             raise ValueError(f"label_scope must be 'allocated' or 'retrieved', got {label_scope!r}")
         self.label_scope = label_scope
@@ -135,11 +139,22 @@ class RetrievePipeline:
         self.arms, self.policy, self.featurizer, self.fusion = dict(arms), policy, featurizer, fusion
         self.show_k, self.no_click_weight, self.reranker = show_k, no_click_weight, reranker
         self.max_depth = policy.space.depths[-1]
+        unknown = sorted(set(parallel_arms) - set(arms))
+        if unknown:
+            raise ValueError(f"parallel_arms: unknown arm(s) {unknown}; arms are {list(arms)}")
+        self.parallel_arms = tuple(dict.fromkeys(parallel_arms))
+        self._pool = (ThreadPoolExecutor(len(self.parallel_arms), thread_name_prefix="ltrr-arm")
+                      if self.parallel_arms else None)
 
     def retrieve_all(self, query: Query, cached: Mapping[str, ArmResult] | None = None) -> dict[str, ArmResult]:
         """Every arm's list at the maximum depth; ``cached`` results (static arms) are reused."""
         cached = cached or {}
-        return {n: cached[n] if n in cached else a.retrieve(query, self.max_depth) for n, a in self.arms.items()}
+        futures = {n: self._pool.submit(self.arms[n].retrieve, query, self.max_depth)
+                   for n in self.parallel_arms if n not in cached} if self._pool is not None else {}
+        out = {n: cached[n] if n in cached else a.retrieve(query, self.max_depth)
+               for n, a in self.arms.items() if n not in futures}
+        out.update((n, f.result()) for n, f in futures.items())
+        return {n: out[n] for n in self.arms}
 
     def search(self, query: Query, cached: Mapping[str, ArmResult] | None = None,
                timings: dict[str, float] | None = None) -> SearchResult:

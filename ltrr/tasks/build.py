@@ -184,4 +184,4 @@ def build_pipeline(cfg: DictConfig, arms: dict[str, Arm], featurizer: ContextFea
     """A pipeline for one policy (arms and reranker are shared, so pipelines run one after the other)."""
     return RetrievePipeline(arms, policy, featurizer, instantiate(cfg.fusion), show_k=int(cfg.show_k),
                             no_click_weight=float(cfg.no_click_weight), label_scope=str(cfg.label_scope),
-                            reranker=reranker)
+                            reranker=reranker, parallel_arms=list(cfg.get("parallel_arms") or []))

@@ -63,10 +63,12 @@ def overrides(args) -> list[str]:
     over = serve_overrides(args.cache_dir)
     if args.rerank == "cross":
         over += ["rerank=cross_encoder", f"rerank.encoder.name_or_path={args.cross_model}",
-                 "rerank.encoder.max_length=64", f"rerank.top_n={args.rerank_top}", "rerank.encoder.device=cpu",
+                 f"rerank.encoder.max_length={args.cross_max_length}", f"rerank.top_n={args.rerank_top}", "rerank.encoder.device=cpu",
                  f"rerank.encoder.backend={args.cross_backend}"]
     if args.dense_backend:
         over += [f"encoder.backend={args.dense_backend}"]
+    if args.parallel_arms:
+        over += [f"parallel_arms=[{','.join(args.parallel_arms)}]"]
     return over + list(args.set)
 
 
@@ -119,7 +121,9 @@ class Server:
         cmd = [sys.executable, __file__, "--server", "--port", str(self.port), "--state-dir", str(self.state_dir),
                "--catalogue", a.catalogue, "--data", str(a.data), "--rerank", a.rerank, "--rerank-top",
                str(a.rerank_top), "--cross-model", a.cross_model, "--cross-backend", a.cross_backend,
-               *(["--dense-backend", a.dense_backend] if a.dense_backend else []), "--seed", str(a.seed), "--threads",
+               "--cross-max-length", str(a.cross_max_length),
+               *(["--dense-backend", a.dense_backend] if a.dense_backend else []),
+               *(["--parallel-arms", *a.parallel_arms] if a.parallel_arms else []), "--seed", str(a.seed), "--threads",
                str(a.threads), "--cache-dir", a.cache_dir, "--snapshot-every", str(a.snapshot_every), "--set", *a.set]
         t0 = time.time()
         self.log = open(self.state_dir.parent / f"server_{self.port}.log", "ab")
@@ -287,7 +291,9 @@ def parser() -> argparse.ArgumentParser:
                          "MiniLM with an untrained head: the same cost)")
     ap.add_argument("--cross-backend", choices=["torch", "onnx", "onnx-int8"], default="torch",
                     help="how the cross-encoder scores on the CPU (scripts/distill_reranker.py reports the quality)")
-    ap.add_argument("--dense-backend", choices=["torch", "onnx"], default=None,
+    ap.add_argument("--cross-max-length", type=int, default=64, help="pair length in tokens")
+    ap.add_argument("--parallel-arms", nargs="*", default=[], help="arms retrieved on worker threads (e.g. dense)")
+    ap.add_argument("--dense-backend", choices=["torch", "onnx", "onnx-int8"], default=None,
                     help="the dense query encoder's backend (default: the config's)")
     ap.add_argument("--parts", nargs="+", default=["load", "faults", "fuzz"], choices=["load", "faults", "fuzz"])
     ap.add_argument("--duration", type=float, default=30.0)
@@ -324,8 +330,10 @@ def main(argv: list[str] | None = None) -> dict:
     work = args.work or Path(tempfile.mkdtemp(prefix="ltrr_bench_serve_"))
     work.mkdir(parents=True, exist_ok=True)
     out: dict = {"catalogue": args.catalogue, "rerank": args.rerank if args.rerank == "none" else
-                 f"cross-encoder top {args.rerank_top} ({Path(args.cross_model).name}, {args.cross_backend})",
-                 "dense_backend": args.dense_backend or "config", "concurrency": args.concurrency, "set": args.set}
+                 f"cross-encoder top {args.rerank_top} ({Path(args.cross_model).name}, {args.cross_backend}, "
+                 f"{args.cross_max_length} tokens)",
+                 "dense_backend": args.dense_backend or "config", "parallel_arms": args.parallel_arms,
+                 "concurrency": args.concurrency, "set": args.set}
     cfg, doc_list, queries = catalogue(args)  # the pipeline itself is built by the server process
     out["docs"], out["arms"] = len(doc_list), list(cfg.arms)
     if "load" in args.parts:
@@ -337,7 +345,8 @@ def main(argv: list[str] | None = None) -> dict:
             out["start_seconds"] = round(server.start(), 1)
             out[args.search_key] = asyncio.run(load(server.url, queries, args.duration, args.concurrency,
                                                     args.feedback_share, args.warmup, args.seed))
-            out[args.search_key]["rerank"] = out["rerank"]
+            out[args.search_key].update(rerank=out["rerank"], dense_backend=out["dense_backend"],
+                                        parallel_arms=out["parallel_arms"])
         finally:
             server.stop()
     if "faults" in args.parts:

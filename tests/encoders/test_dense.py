@@ -34,6 +34,11 @@ def test_onnx_backend_matches_torch(tmp_path):
     np.testing.assert_allclose(onnx_enc.encode(TEXTS), torch_enc.encode(TEXTS), atol=1e-5)
     with pytest.raises(ValueError, match="backend"):
         DenseEncoder.tiny(device="cpu", backend="tensorrt")
+    int8 = DenseEncoder.tiny(device="cpu", max_length=32, backend="onnx-int8", onnx_cache=str(tmp_path))
+    assert int8.onnx.path.name.endswith(".int8.onnx") and int8.model_id.endswith("|int8")  # its own cache key
+    got, want = int8.encode(TEXTS), torch_enc.encode(TEXTS)
+    assert not np.allclose(got, want, atol=1e-6)  # another graph ran
+    assert np.min(np.sum(got * want, axis=1)) > 0.95  # unit vectors pointing (nearly) the same way
 
 
 def test_single_text_encodes_are_remembered():

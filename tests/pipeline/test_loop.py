@@ -1,4 +1,5 @@
 import json
+import threading
 
 import numpy as np
 import pytest
@@ -68,6 +69,34 @@ def test_union_keeps_provenance_and_respects_allocation(tiny_world, arms):
             assert rank <= 10 and res.arm_results[arm].rank_of(item.doc_id) == rank
     scores = [it.score for it in res.ranking]
     assert scores == sorted(scores, reverse=True)
+
+
+def test_parallel_arms_return_what_serial_retrieval_returns(tiny_world, arms):
+    serial = make(arms, UniformPolicy)
+    feat = ContextFeaturizer(list(arms), ["rock", "sad"])
+    pol = UniformPolicy(list(arms), budget=50, depths=[10, 20, 50], n_features=feat.dim)
+    threaded = RetrievePipeline(arms, pol, feat, RRFFusion(), parallel_arms=["dense", "bm25"])
+    names = []
+    dense = arms["dense"]
+    original = dense.retrieve
+    dense.retrieve = lambda q, n: names.append(threading.current_thread().name) or original(q, n)
+    try:
+        for sq in QueryGenerator(tiny_world, 3).generate(5):
+            for arm in arms.values():  # exploration arms draw from their own RNG: start both searches alike
+                arm.reset(7)
+            a = serial.search(sq.query)
+            for arm in arms.values():
+                arm.reset(7)
+            b = threaded.search(sq.query)
+            assert list(b.arm_results) == list(arms)  # the arms' order is kept
+            assert [[c.doc_id for c in r.candidates] for r in a.arm_results.values()] == \
+                [[c.doc_id for c in r.candidates] for r in b.arm_results.values()]
+            assert [it.doc_id for it in a.ranking] == [it.doc_id for it in b.ranking]
+    finally:
+        dense.retrieve = original
+    assert len(names) == 10 and set(names[0::2]) == {"MainThread"} and all(n.startswith("ltrr-arm") for n in names[1::2])
+    with pytest.raises(ValueError, match="parallel_arms: unknown"):
+        RetrievePipeline(arms, pol, feat, RRFFusion(), parallel_arms=["nope"])
 
 
 def test_arm_order_mismatch_is_an_error(arms):

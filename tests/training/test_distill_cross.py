@@ -100,3 +100,10 @@ def test_the_script_distils_and_reports_on_held_out_queries(tmp_path, capsys):
     assert saved["params"]["student"] < saved["params"]["teacher"]
     assert CrossEncoder.from_pretrained(str(tmp_path / "student"), device="cpu").model.config.hidden_size == 16
     assert "| student_int8 |" in capsys.readouterr().out
+    again = ns["main"](["--catalogue", "music", "--set", "experiment=smoke", "--teacher", str(teacher_dir),
+                        "--out", str(tmp_path / "student"), "--reuse", "--max-length", "24", "--eval-queries", "20",
+                        "--latency-queries", "4", "--threads", "1", "--cache-dir", str(tmp_path / "cache"),
+                        "--report", str(tmp_path / "len24.json")])
+    assert again["reused"] and again["max_length"] == 24 and again["distill"] == saved["distill"]
+    assert json.loads((tmp_path / "student" / "distill.json").read_text()) == saved  # the training report stays
+    assert json.loads((tmp_path / "len24.json").read_text())["max_length"] == 24

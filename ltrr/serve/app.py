@@ -146,7 +146,7 @@ def create_app(pipeline: RetrievePipeline, docs: Mapping[str, Doc], settings: Se
                 m_lat.labels(endpoint).observe(time.perf_counter() - t0)
         return middleware
 
-    app.add_middleware(lambda inner: _count(inner))
+    app.add_middleware(_count)
 
     def _authorize(request: Request) -> None:
         if cfg.token is None:

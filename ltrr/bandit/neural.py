@@ -121,6 +121,11 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
         Probability of playing a uniformly random allocation.
     initial_pulls : int
         Round-robin warm-up: each arm alone at the largest depth, ``initial_pulls · |D|`` times per arm.
+    warm_rounds : int
+        Non-contextual warm start: until round ``warm_rounds`` each draw blends the network's with a draw from a
+        Beta(1 + hits, 1 + misses) posterior per (arm, depth) cell, pooled over all contexts, with the network's
+        weight ``t / warm_rounds`` rising from 0 to 1. Early on, when the representation is still untrained, the
+        pooled rates already find the best static allocation; ``0`` turns it off.
     name : str
     """
 
@@ -132,7 +137,7 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
                  b0: float = 6.0, lr: float = 0.01, lr_decay: float = 0.5, lr_mode: str = "reset",
                  train_every: int = 50, train_steps: int = 100, batch_size: int = 512, max_grad_norm: float = 5.0,
                  init_scale: float = 0.3, buffer_size: int = 200_000, n_samples: int = 100, eps_mix: float = 0.02,
-                 initial_pulls: int = 1, name: str = "neural_linear_ts", **kwargs) -> None:
+                 initial_pulls: int = 1, warm_rounds: int = 0, name: str = "neural_linear_ts", **kwargs) -> None:
         super().__init__(*args, name=name, **kwargs)
         if head_mode not in HEAD_MODES:
             raise ValueError(f"head_mode must be one of {HEAD_MODES}, got {head_mode!r}")
@@ -161,6 +166,9 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
         self.train_every, self.train_steps, self.batch_size = int(train_every), int(train_steps), int(batch_size)
         self.buffer_size, self.n_samples, self.eps_mix = int(buffer_size), int(n_samples), float(eps_mix)
         self.initial_pulls = int(initial_pulls)
+        if int(warm_rounds) < 0:
+            raise ValueError(f"warm_rounds must be >= 0, got {warm_rounds}")
+        self.warm_rounds = int(warm_rounds)
         self.static_inputs = self._static_inputs(arm_features)
         if representation == "context":
             self.static_inputs = self.static_inputs[:, :0]
@@ -192,6 +200,8 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
         self.buffer = _Buffer(self.n_in, self.buffer_size)
         self.t = 0
         self.retrains = 0
+        n_cells = len(self.arms) * len(self.space.depths)
+        self.cell_hits, self.cell_weight = np.zeros(n_cells), np.zeros(n_cells)  # pooled labels (warm start)
 
     def _n_units(self) -> int:
         """Training heads: one per arm (``cell``) or per (arm, depth) cell (``context``)."""
@@ -244,6 +254,10 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
         if self.posterior_scale != 1.0:
             beta = self.post.mu[None] + self.posterior_scale * (beta - self.post.mu[None])
         p = np.einsum("mcd,cd->mc", beta[:, block], phi)
+        if self.t < self.warm_rounds:
+            pooled = self.rng.beta(1.0 + self.cell_hits, 1.0 + self.cell_weight - self.cell_hits, size=p.shape)
+            share = self.t / self.warm_rounds
+            p = share * p + (1.0 - share) * pooled
         return p.reshape(m, len(self.arms), len(self.space.depths))
 
     def snapshot_id(self) -> int:
@@ -264,6 +278,8 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
             y = labels.y.ravel()[cells].astype(float)
             w = np.full(len(cells), float(labels.weight))
             self.buffer.add(inp, unit, y, w)
+            np.add.at(self.cell_hits, cells, w * y)
+            np.add.at(self.cell_weight, cells, w)
             if self.uses_posterior:
                 phi, block = self._phi(self._embed(inp), unit)
                 self.post.update(block, phi, y, w)
@@ -301,7 +317,8 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
         return {"t": self.t, "step": self.step, "retrains": self.retrains,
                 "net": {k: v.detach().numpy().copy() for k, v in self.net.state_dict().items()},
                 "buffer": {"inp": inp.copy(), "arm": arm.copy(), "y": y.copy(), "w": w.copy(),
-                           "head": self.buffer.head}, **self.post.state_dict()}
+                           "head": self.buffer.head}, "cell_hits": self.cell_hits.copy(),
+                "cell_weight": self.cell_weight.copy(), **self.post.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.t, self.step, self.retrains = int(state["t"]), int(state["step"]), int(state["retrains"])
@@ -310,6 +327,9 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
         n = len(b["y"])
         self.buffer.inp[:n], self.buffer.arm[:n], self.buffer.y[:n], self.buffer.w[:n] = b["inp"], b["arm"], b["y"], b["w"]
         self.buffer.size, self.buffer.head = n, int(b["head"])
+        if "cell_hits" in state:  # absent in states saved before the warm start existed
+            self.cell_hits = np.asarray(state["cell_hits"], dtype=float).copy()
+            self.cell_weight = np.asarray(state["cell_weight"], dtype=float).copy()
         self.post.load_state_dict(state)
 
 

@@ -223,7 +223,9 @@ def aggregate(cells: dict, policies: list[str]) -> dict:
         oracle = mean_ci([per_seed[s]["oracle_mu"] for s in seeds])
         out.setdefault(env, {"budgets": {}})["budgets"][str(budget)] = {
             "policies": table, "seeds": seeds, "oracle_mean_mu": {"mean": oracle["mean"], "ci95": [oracle["lo"], oracle["hi"]]},
-            "targets": targets(per_seed, seeds, table)}
+            "targets": targets(per_seed, seeds, table),
+            "variant_targets": {p: targets(per_seed, seeds, table, main=p) for p in table
+                                if p.startswith("neural_linear_ts_")}}
     return out
 
 
@@ -302,9 +304,10 @@ def table(summary: dict) -> None:
                       f"{fmt(e, 'recall_at_budget', 4)} | {fmt(e, 'recall_last_20pct', 4)} | "
                       + (f"{fmt(e, 'recall_frac_last_20pct', 4)} | " if frac else "")
                       + (f"{lat['decision_p50']:.2f} / {lat['update_p50']:.2f} |" if lat else " |"))
-            tg = b.get("targets") or {}
-            if tg:
-                print(f"Targets for neural_linear_ts: normalised regret <= 20 (upper 95% bound): "
+            for main, tg in [("neural_linear_ts", b.get("targets") or {}), *(b.get("variant_targets") or {}).items()]:
+                if not tg:
+                    continue
+                print(f"Targets for {main}: normalised regret <= 20 (upper 95% bound): "
                       f"{tg['normalized_regret_le_20']}; "
                       + "; ".join(f"<= {v['factor']}x {k[3:]} with non-overlapping intervals: {v['met']} (paired regret "
                                   f"ratio {v['ratio']['mean']:.3f} [{v['ratio']['ci95'][0]:.3f}, {v['ratio']['ci95'][1]:.3f}])"

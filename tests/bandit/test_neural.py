@@ -219,3 +219,30 @@ def test_thompson_decisions_log_marginals_and_replayable_generator_state():
         assert d.info["t"] == 31 and d.info["seed"] == 8
         assert int(d.info["rng_state"][0], 16) == twin.rng.bit_generator.state["state"]["state"]
         assert twin.select(x) == d  # same state + same generator state: the same decision and propensity
+
+
+def test_warm_start_blends_pooled_cell_rates_then_hands_over_to_the_network():
+    rng = np.random.default_rng(8)
+    warm = NeuralLinearTSPolicy(ARMS, **KW, **SMALL, warm_rounds=400, seed=2)
+    feed(warm, 60, rng)  # arm "b" holds the target at rank 5: its cells hit whenever observed
+    ncell = len(warm.space.depths)
+    b_hits = warm.cell_hits[ncell:2 * ncell] / np.maximum(warm.cell_weight[ncell:2 * ncell], 1e-9)
+    c10 = warm.cell_hits[2 * ncell] / max(warm.cell_weight[2 * ncell], 1e-9)  # arm "c" at depth 10: rank 30, a miss
+    assert warm.cell_weight.sum() > 0 and np.all(b_hits[warm.cell_weight[ncell:2 * ncell] > 0] == 1.0) and c10 == 0
+    x = np.array([0.2, 0.1, -0.4])
+    warm.t = 1  # share of the network ~0: the pooled Beta draws decide
+    p = warm.sample_probs(x, 400)
+    assert p[:, 1].mean() > 0.8 and p[:, 2, 0].mean() < 0.2
+    state = warm.state_dict()
+    twin = NeuralLinearTSPolicy(ARMS, **KW, **SMALL, warm_rounds=400, seed=5)
+    twin.load_state_dict(state)
+    np.testing.assert_array_equal(twin.cell_hits, warm.cell_hits)
+    np.testing.assert_array_equal(twin.cell_weight, warm.cell_weight)
+    # from warm_rounds on, draws are the network's alone: the same as a policy without a warm start
+    plain = NeuralLinearTSPolicy(ARMS, **KW, **SMALL, seed=5)
+    plain.load_state_dict(state)
+    twin.t = plain.t = 400
+    twin.rng, plain.rng = np.random.default_rng(3), np.random.default_rng(3)
+    np.testing.assert_array_equal(twin.sample_probs(x, 5), plain.sample_probs(x, 5))
+    with pytest.raises(ValueError, match="warm_rounds"):
+        NeuralLinearTSPolicy(ARMS, **KW, warm_rounds=-1)

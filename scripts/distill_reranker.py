@@ -60,6 +60,9 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--top", type=int, default=30, help="fused candidates per distillation query")
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--label-weight", type=float, default=0.0,
+                    help="> 0: also learn the distillation queries' own relevance labels (known-item tracks, the "
+                         "training half's playlist members), weighted so against the teacher")
     ap.add_argument("--eval-queries", type=int, default=500, help="held-out title / generated queries")
     ap.add_argument("--rerank-top", type=int, default=20)
     ap.add_argument("--latency-queries", type=int, default=200)
@@ -71,27 +74,30 @@ def parser() -> argparse.ArgumentParser:
 
 
 def query_sets(cfg, args, docs):
-    """``(distillation texts, {eval set name: [LabelledQuery]})``, disjoint in text."""
+    """``(distillation queries, {eval set name: [LabelledQuery]})``, disjoint in text (and, for titles, in track)."""
     from ltrr.tasks import catalogue as C
 
     if args.catalogue == "spotify":
         playlists = C.playlist_queries(args.data)
         order = np.random.default_rng(args.seed).permutation(len(playlists))
         half = len(order) // 2
-        train = [playlists[i].text for i in order[:half]]
+        train = [playlists[i] for i in order[:half]]
         titles = C.title_queries(docs, args.queries, args.seed + 1)
-        train += [q.text for q in titles]
+        train += titles
         used = {q.id for q in titles}  # a title query's id names its track: held-out tracks are other tracks
         evals = {"playlists": [playlists[i] for i in order[half:]],
                  "titles": [q for q in C.title_queries(docs, args.eval_queries + args.queries, args.seed + 2)
                             if q.id not in used]}
     else:
-        train = [q.text for q in C.music_queries(cfg, args.queries, args.seed + 101)]
+        train = C.music_queries(cfg, args.queries, args.seed + 101)
         evals = {"generated": C.music_queries(cfg, args.eval_queries, args.seed + 202)}
-    seen = set(train)
-    evals = {k: [q for q in v if q.text not in seen and q.qrels][:max(args.eval_queries, 0) or None]
+    first = list({q.text: None for q in train})  # distinct texts, first occurrence first
+    by_text: dict = {}
+    for q in train:
+        by_text.setdefault(q.text, q)
+    evals = {k: [q for q in v if q.text not in by_text and q.qrels][:max(args.eval_queries, 0) or None]
              for k, v in evals.items()}
-    return list(dict.fromkeys(train)), evals
+    return [by_text[t] for t in first], evals
 
 
 def candidates(pipeline, texts, top: int, desc: str) -> list[list[str]]:
@@ -134,14 +140,17 @@ def main(argv: list[str] | None = None) -> dict:
         prior = json.loads((args.out / "distill.json").read_text()) if (args.out / "distill.json").is_file() else {}
         log.info("reusing the student in %s (trained on %s)", args.out, prior.get("distill", {}))
     else:
-        for q, ids in zip(train, candidates(pipeline, train, args.top, "candidates")):
+        for q, ids in zip(train, candidates(pipeline, [q.text for q in train], args.top, "candidates")):
             if ids:
-                lists.append(ScoredList(q, [text[i] for i in ids], teacher.score(q, [text[i] for i in ids])))
+                labels = np.array([q.qrels.get(i, 0) for i in ids], dtype=float) if args.label_weight else None
+                lists.append(ScoredList(q.text, [text[i] for i in ids], teacher.score(q.text, [text[i] for i in ids]),
+                                        labels))
         teacher_s = time.perf_counter() - t0
         student = student_from_teacher(teacher, args.hidden, args.layers, args.heads, seed=args.seed,
                                        max_length=args.max_length)
         t0 = time.perf_counter()
-        losses = distill_cross_encoder(student, lists, epochs=args.epochs, lr=args.lr, seed=args.seed)
+        losses = distill_cross_encoder(student, lists, epochs=args.epochs, lr=args.lr, label_weight=args.label_weight,
+                                       seed=args.seed)
         train_s = time.perf_counter() - t0
         student.save_pretrained(args.out)
     cfg_s = student.model.config
@@ -159,6 +168,7 @@ def main(argv: list[str] | None = None) -> dict:
                     "params": {"teacher": sum(p.numel() for p in teacher.model.parameters()),
                                "student": sum(p.numel() for p in student.model.parameters())},
                     "distill": prior.get("distill") or {"queries": len(lists), "pairs": sum(len(x.docs) for x in lists),
+                                                        "label_weight": args.label_weight,
                                                         "epoch_loss": losses, "teacher_scoring_s": round(teacher_s, 1),
                                                         "train_s": round(train_s, 1)},
                     "rerank_top": args.rerank_top, "eval": {}, "latency_ms": {}}

@@ -27,11 +27,13 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ScoredList:
-    """One query's candidate documents and the teacher's score of each (same order)."""
+    """One query's candidate documents, the teacher's score of each and, when known, their relevance grades
+    (same order)."""
 
     query: str
     docs: list[str]
     scores: np.ndarray
+    labels: np.ndarray | None = None
 
 
 def _embeddings(model: torch.nn.Module) -> torch.nn.Module:
@@ -119,9 +121,34 @@ def listwise_distill_loss(student: torch.Tensor, teacher: torch.Tensor, mask: to
     return kl + mse_weight * mse
 
 
+def label_loss(student: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Listwise softmax cross-entropy against the relevance grades, over the lists that hold a relevant candidate.
+
+    Parameters
+    ----------
+    student, labels : torch.Tensor, shape ``(B, G)``
+        Scores and grades (>= 0) of each query's candidates.
+    mask : torch.Tensor, shape ``(B, G)``, bool
+
+    Returns
+    -------
+    torch.Tensor
+        A scalar (0 when no list holds a relevant candidate).
+    """
+    labels = labels.float().masked_fill(~mask, 0.0)
+    has = labels.sum(1) > 0
+    if not bool(has.any()):
+        return student.sum() * 0.0
+    target = labels[has] / labels[has].sum(1, keepdim=True)
+    neg = torch.finfo(torch.float32).min / 4
+    log_p = F.log_softmax(student[has].float().masked_fill(~mask[has], neg), dim=1)
+    return -(target * log_p).masked_fill(~mask[has], 0.0).sum(1).mean()
+
+
 def distill_cross_encoder(student: CrossEncoder, lists: Sequence[ScoredList], epochs: int = 4, lr: float = 5e-4,
                           lists_per_batch: int = 8, temperature: float = 1.0, mse_weight: float = 0.1,
-                          seed: int = 0, device: str = "auto", progress: bool = True) -> list[float]:
+                          label_weight: float = 0.0, seed: int = 0, device: str = "auto",
+                          progress: bool = True) -> list[float]:
     """Train ``student`` to reproduce the teacher's scores on ``lists`` (AdamW, linear warm-up and decay).
 
     Parameters
@@ -130,6 +157,8 @@ def distill_cross_encoder(student: CrossEncoder, lists: Sequence[ScoredList], ep
     lists : sequence of ScoredList
     epochs, lr, lists_per_batch : training schedule
     temperature, mse_weight : see :func:`listwise_distill_loss`
+    label_weight : float
+        Weight of :func:`label_loss` on the lists that carry ``labels`` (0: pure distillation).
     seed : int
         Shuffles the lists.
     device : str
@@ -164,14 +193,19 @@ def distill_cross_encoder(student: CrossEncoder, lists: Sequence[ScoredList], ep
             pred = torch.zeros(len(chunk), width, device=dev)
             target = torch.zeros(len(chunk), width, device=dev)
             mask = torch.zeros(len(chunk), width, dtype=torch.bool, device=dev)
+            grades = torch.zeros(len(chunk), width, device=dev)
             at = 0
             for r, x in enumerate(chunk):
                 n = len(x.docs)
                 pred[r, :n] = flat[at:at + n]
                 target[r, :n] = torch.as_tensor(x.scores, dtype=torch.float32, device=dev)
                 mask[r, :n] = True
+                if x.labels is not None:
+                    grades[r, :n] = torch.as_tensor(x.labels, dtype=torch.float32, device=dev)
                 at += n
             loss = listwise_distill_loss(pred, target, mask, temperature, mse_weight)
+            if label_weight:
+                loss = loss + label_weight * label_loss(pred, grades, mask)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -107,3 +107,16 @@ def test_the_script_distils_and_reports_on_held_out_queries(tmp_path, capsys):
     assert again["reused"] and again["max_length"] == 24 and again["distill"] == saved["distill"]
     assert json.loads((tmp_path / "student" / "distill.json").read_text()) == saved  # the training report stays
     assert json.loads((tmp_path / "len24.json").read_text())["max_length"] == 24
+
+
+def test_label_loss_pulls_the_relevant_candidate_up_and_skips_unlabelled_lists():
+    from ltrr.training.distill_cross import label_loss
+
+    s = torch.tensor([[0.0, 0.0, 0.0], [1.0, 2.0, 3.0]], requires_grad=True)
+    labels = torch.tensor([[0.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
+    mask = torch.ones(2, 3, dtype=torch.bool)
+    loss = label_loss(s, labels, mask)
+    assert float(loss) == pytest.approx(np.log(3.0), rel=1e-5)  # uniform scores: -log(1/3) on the one labelled list
+    loss.backward()
+    assert s.grad[0, 1] < 0 < s.grad[0, 0] and torch.all(s.grad[1] == 0)
+    assert float(label_loss(s, torch.zeros(2, 3), mask)) == 0.0

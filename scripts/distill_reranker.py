@@ -91,13 +91,12 @@ def query_sets(cfg, args, docs):
     else:
         train = C.music_queries(cfg, args.queries, args.seed + 101)
         evals = {"generated": C.music_queries(cfg, args.eval_queries, args.seed + 202)}
-    first = list({q.text: None for q in train})  # distinct texts, first occurrence first
     by_text: dict = {}
-    for q in train:
+    for q in train:  # distinct texts, first occurrence first
         by_text.setdefault(q.text, q)
     evals = {k: [q for q in v if q.text not in by_text and q.qrels][:max(args.eval_queries, 0) or None]
              for k, v in evals.items()}
-    return [by_text[t] for t in first], evals
+    return list(by_text.values()), evals
 
 
 def candidates(pipeline, texts, top: int, desc: str) -> list[list[str]]:
@@ -198,7 +197,7 @@ def main(argv: list[str] | None = None) -> dict:
     heads = candidates(pipeline, [q.text for q in pool], args.rerank_top, "latency lists")
     for sname, sc in scorers.items():
         if sc.onnx is not None:
-            sc.onnx.session = _one_thread(sc.onnx.path)
+            sc.onnx.set_threads(1)
         ms = []
         for q, ids in zip(pool, heads):
             t = time.perf_counter()
@@ -213,15 +212,6 @@ def main(argv: list[str] | None = None) -> dict:
         path.write_text(json.dumps(report, indent=2))
     table(report)
     return report
-
-
-def _one_thread(path: Path):
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
 def table(r: dict) -> None:

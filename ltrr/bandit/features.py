@@ -25,12 +25,12 @@ opt-in blocks extend it; each is off by default, so a featurizer built with defa
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
-from typing import TYPE_CHECKING, Callable, Hashable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from ltrr.types import ArmResult, Query
+from ltrr.utils.lru import LRU
 from ltrr.utils.seed import make_rng
 from ltrr.utils.text import tokens
 
@@ -47,41 +47,6 @@ SLOT_ORDER = ("artist", "title", "album", "genre", "mood", "activity", "type", "
 NO_SLOT, NO_QU = "none", "all"
 
 Embedder = Callable[[Sequence[str]], np.ndarray]
-
-
-class _LRU:
-    """A bounded mapping that forgets the least recently used key (``maxsize`` 0 keeps nothing)."""
-
-    def __init__(self, maxsize: int) -> None:
-        self.maxsize, self.data = int(maxsize), OrderedDict()
-        self.hits = self.misses = 0
-
-    def get(self, key: Hashable):
-        """The cached value or ``None``."""
-        value = self.data.get(key)
-        if value is None:
-            self.misses += 1
-        else:
-            self.hits += 1
-            self.data.move_to_end(key)
-        return value
-
-    def put(self, key: Hashable, value) -> None:
-        """Store ``value``, evicting the oldest entry when full."""
-        if self.maxsize <= 0:
-            return
-        self.data[key] = value
-        self.data.move_to_end(key)
-        while len(self.data) > self.maxsize:
-            self.data.popitem(last=False)
-
-    def clear(self) -> None:
-        """Forget every entry and the counters."""
-        self.data.clear()
-        self.hits = self.misses = 0
-
-    def __len__(self) -> int:
-        return len(self.data)
 
 
 class ContextFeaturizer:
@@ -153,7 +118,7 @@ class ContextFeaturizer:
         self._slot_index = {s: i for i, s in enumerate(self.slots)}
         self._proj: np.ndarray | None = None  # (d, embed_dim), drawn at the first embedding (d known then)
         self._mean: np.ndarray | None = None  # (d,), PCA only
-        self._emb_cache, self._qu_cache = _LRU(cache_size), _LRU(cache_size)
+        self._emb_cache, self._qu_cache = LRU(cache_size), LRU(cache_size)
         self._hit_sum: dict[str, np.ndarray] = {}  # intent class -> decayed hits per arm, shape (n_arms,)
         self._hit_weight: dict[str, float] = {}  # intent class -> decayed number of clicked queries
 

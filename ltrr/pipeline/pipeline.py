@@ -18,6 +18,7 @@ from ltrr.types import ArmResult, Decision, FusedItem, Query
 
 if TYPE_CHECKING:
     from ltrr.rerank.cross import CrossEncoderReranker
+    from ltrr.rerank.learned import LearnedReranker
 
 
 @dataclass
@@ -120,8 +121,9 @@ class RetrievePipeline:
         their allocated depth, as when arms are only asked for ``n_k`` candidates. ``retrieved``: every arm up to
         the maximum depth, since this pipeline retrieves every list in full anyway (rounds without any click
         still label only the allocated cells).
-    reranker : CrossEncoderReranker, optional
-        Second stage applied to the fused ranking (its head reordered by a cross-encoder); ``None``: fused order.
+    reranker : CrossEncoderReranker or LearnedReranker, optional
+        Rank stage applied to the fused ranking: its head reordered by a cross-encoder, or by a learned ranker that
+        learns from the clicks (see :meth:`apply`); ``None``: fused order.
     parallel_arms : sequence of str
         Arms retrieved on worker threads while the others run on the caller's: worth it for arms that spend their
         time outside the GIL (a query encoder in ONNX Runtime or PyTorch, a faiss search). Results are the same.
@@ -129,7 +131,7 @@ class RetrievePipeline:
 
     def __init__(self, arms: Mapping[str, Arm], policy: Policy, featurizer: ContextFeaturizer, fusion: RRFFusion,
                  show_k: int = 10, no_click_weight: float = 1.0, label_scope: str = "allocated",
-                 reranker: CrossEncoderReranker | None = None, parallel_arms: Sequence[str] = ()) -> None:
+                 reranker: CrossEncoderReranker | LearnedReranker | None = None, parallel_arms: Sequence[str] = ()) -> None:
         if label_scope not in ("allocated", "retrieved"):
             raise ValueError(f"label_scope must be 'allocated' or 'retrieved', got {label_scope!r}")
         self.label_scope = label_scope
@@ -170,7 +172,7 @@ class RetrievePipeline:
         ranking = self.fusion.fuse(results, dict(zip(results, decision.allocation)))
         t4 = time.perf_counter()
         if self.reranker is not None:
-            ranking = self.reranker.rerank(query, ranking)
+            ranking = self.reranker.rerank(query, ranking, results)
         if timings is not None:
             timings.update(retrieve=t1 - t0, featurize=t2 - t1, policy=t3 - t2, fuse=t4 - t3,
                            rerank=time.perf_counter() - t4)
@@ -198,6 +200,9 @@ class RetrievePipeline:
         observe = getattr(self.featurizer, "observe_ranks", None)
         if observe is not None:  # dynamic context features (e.g. recent hit rate per intent)
             observe(fb.query, fb.click_ranks, bool(fb.clicked))
+        learn = getattr(self.reranker, "observe", None)
+        if learn is not None:  # a learned rank stage: its impressions and clicks (retrained on its schedule)
+            learn(fb.query, fb.shown, fb.clicked)
         return labels
 
     def feedback(self, result: SearchResult, clicked: Sequence[str]) -> DepthLabels:
@@ -207,8 +212,9 @@ class RetrievePipeline:
     def state_dict(self) -> dict[str, Any]:
         """Learned state: the policy's (and its RNG's), the arms', the featurizer's dynamic features."""
         feat = getattr(self.featurizer, "state_dict", None)
+        rank = getattr(self.reranker, "state_dict", None)
         return {"policy": self.policy.state_dict(), "arms": {n: a.state_dict() for n, a in self.arms.items()},
-                "featurizer": feat() if feat is not None else {},
+                "featurizer": feat() if feat is not None else {}, "reranker": rank() if rank is not None else {},
                 "policy_rng": json.dumps(self.policy.rng.bit_generator.state)}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -220,12 +226,19 @@ class RetrievePipeline:
         load = getattr(self.featurizer, "load_state_dict", None)
         if load is not None and state.get("featurizer"):
             load(state["featurizer"])
+        load_rank = getattr(self.reranker, "load_state_dict", None)
+        if load_rank is not None and state.get("reranker"):
+            load_rank(state["reranker"])
         if state.get("policy_rng"):
             self.policy.rng.bit_generator.state = json.loads(state["policy_rng"])
 
     def reset(self, seed: int) -> None:
-        """Forget learned state (policy, arms, dynamic context features) and reseed: an independent run starts."""
+        """Forget learned state (policy, arms, dynamic context features, a learned rank stage) and reseed: an
+        independent run starts."""
         self.policy.reset(seed)
+        reset_rank = getattr(self.reranker, "reset", None)
+        if reset_rank is not None:
+            reset_rank(seed)
         for arm in self.arms.values():
             arm.reset(seed)
         reset = getattr(self.featurizer, "reset", None)

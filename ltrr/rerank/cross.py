@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import replace
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from ltrr.encoders.cross import CrossEncoder
-from ltrr.types import Doc, FusedItem, Query
+from ltrr.types import ArmResult, Doc, FusedItem, Query
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,8 @@ class CrossEncoderReranker:
         self.last_latency_ms = 0.0
         log.info("cross-encoder reranker %s over the top %d of %d docs", encoder.model_id, self.top_n, len(self.texts))
 
-    def rerank(self, query: Query, items: list[FusedItem]) -> list[FusedItem]:
+    def rerank(self, query: Query, items: list[FusedItem],
+               arm_results: Mapping[str, ArmResult] | None = None) -> list[FusedItem]:
         """The head reordered by cross-encoder score, then the tail unchanged.
 
         Parameters
@@ -82,6 +83,8 @@ class CrossEncoderReranker:
         query : Query
         items : list of FusedItem
             The fused ranking, best first.
+        arm_results : mapping, optional
+            The arms' lists (unused here; the rank-stage interface passes them).
 
         Returns
         -------

@@ -1,7 +1,8 @@
 """FastAPI app factory: search, durable feedback, health, Prometheus metrics and per-intent arm statistics.
 
 Endpoints: ``POST /search``, ``POST /feedback`` (token-gated when a token is set), ``GET /health``,
-``GET /metrics`` (Prometheus text), ``GET /arms``, ``POST /admin/snapshot`` (token-gated), and the demo page at
+``GET /metrics`` (Prometheus text), ``GET /arms``, ``POST /admin/snapshot`` and ``POST /admin/retrain-ranker``
+(token-gated), and the demo page at
 ``/`` (see :mod:`ltrr.serve.page`). One lock serialises every use of the pipeline. Feedback is journaled and
 fsynced before it is applied and acknowledged (:class:`~ltrr.serve.journal.FeedbackJournal`), and is idempotent
 per impression. Bad input gets a 4xx whose body names the field (``{"detail": ..., "field": ...}``).
@@ -245,7 +246,20 @@ def create_app(pipeline: RetrievePipeline, docs: Mapping[str, Doc], settings: Se
         with lock:
             return {"seq": journal.snapshot(pipeline)}
 
-    _PATHS = {"/", "/search", "/feedback", "/health", "/metrics", "/arms", "/admin/snapshot"}
+    @app.post("/admin/retrain-ranker")
+    def retrain_ranker(request: Request) -> dict:
+        """Refit the learned rank stage now on its buffered clicked impressions (token-gated)."""
+        _authorize(request)
+        rank = pipeline.reranker
+        if rank is None or not hasattr(rank, "retrain"):
+            raise _ApiError(409, "this pipeline has no learned rank stage (config rerank=ltr)")
+        with lock:
+            if not rank.n_lists:
+                raise _ApiError(409, "the learned rank stage has no clicked impression to learn from yet")
+            rank.retrain()
+            return {"fits": rank.fits, "lists": rank.n_lists}
+
+    _PATHS = {"/", "/search", "/feedback", "/health", "/metrics", "/arms", "/admin/snapshot", "/admin/retrain-ranker"}
     app.state.settings, app.state.journal, app.state.pipeline = cfg, journal, pipeline
     return app
 

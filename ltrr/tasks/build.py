@@ -17,6 +17,8 @@ from ltrr.data.music import MusicWorld
 from ltrr.encoders.dense import DenseEncoder
 from ltrr.pipeline.pipeline import RetrievePipeline
 from ltrr.rerank.cross import CrossEncoderReranker
+from ltrr.rerank.features import RankFeaturizer
+from ltrr.rerank.learned import LearnedReranker
 from ltrr.types import Doc
 from ltrr.utils.seed import make_rng
 
@@ -50,13 +52,26 @@ def build_world(cfg: DictConfig) -> MusicWorld:
     return instantiate(cfg.data.world)
 
 
-def build_arms(cfg: DictConfig, docs: Sequence[Doc]) -> dict[str, Arm]:
-    """Every arm under ``cfg.arms``, named by its key, in config order."""
+def build_arms(cfg: DictConfig, docs: Sequence[Doc],
+               histories: Mapping[str, Sequence[str]] | None = None) -> dict[str, Arm]:
+    """Every arm under ``cfg.arms``, named by its key, in config order; arms that learn from users' listening
+    histories (``fit_histories``, e.g. the personalized arm) are trained on ``histories``."""
     arms = {}
     for name, arm_cfg in cfg.arms.items():
         arms[name] = _named(f"arms.{name}", lambda: instantiate(arm_cfg)(docs=docs, name=name))
+        fit = getattr(arms[name], "fit_histories", None)
+        if fit is not None:
+            if histories:
+                fit(histories)
+            else:
+                log.warning("arm %s: no user histories given; every user is cold (popularity fallback)", name)
         log.info("arm %s: %s", name, type(arms[name]).__name__)
     return arms
+
+
+def user_histories(world: MusicWorld) -> dict[str, list[str]]:
+    """Each user's listening history before the simulation (doc ids)."""
+    return {u.id: list(u.history) for u in world.users}
 
 
 def facet_words(docs: Sequence[Doc]) -> set[str]:
@@ -159,14 +174,20 @@ def _named(key: str, make):
         raise ValueError(f"config '{key}': {exc}") from exc
 
 
-def build_reranker(cfg: DictConfig, docs: Sequence[Doc]) -> CrossEncoderReranker | None:
-    """The cross-encoder reranker of ``cfg.rerank``, or ``None`` when that is empty or absent (no rerank stage).
+def build_reranker(cfg: DictConfig, docs: Sequence[Doc], arms: Mapping[str, Arm] | None = None,
+                   histories: Mapping[str, Sequence[str]] | None = None) -> CrossEncoderReranker | LearnedReranker | None:
+    """The rank stage of ``cfg.rerank``, or ``None`` when that is empty or absent (no rerank stage).
 
-    Build it once per job: it holds the model, shared by every policy and seed.
+    ``rerank.encoder``: a cross-encoder reranker; ``rerank.ranker`` (with ``rerank.learned``): a learned ranker
+    over the ranking features of ``arms`` (in order; a structured arm's tagger is reused for the slot matches),
+    with the users' ``histories`` for the affinity features. Build it once per job: it holds the model, shared by every
+    policy and seed (a learned one is reset with each pipeline).
     """
     rcfg = cfg.get("rerank")
     if not rcfg:
         return None
+    if "ranker" in rcfg:
+        return _learned_reranker(rcfg, docs, arms, histories)
 
     def encoder():
         try:
@@ -179,8 +200,20 @@ def build_reranker(cfg: DictConfig, docs: Sequence[Doc]) -> CrossEncoderReranker
                                                           first_stage_weight=float(rcfg.get("first_stage_weight", 0.0))))
 
 
+def _learned_reranker(rcfg: DictConfig, docs: Sequence[Doc], arms: Mapping[str, Arm] | None,
+                      histories: Mapping[str, Sequence[str]] | None) -> LearnedReranker:
+    if arms is None:
+        raise ValueError("config 'rerank.ranker': a learned rank stage needs the arms (pass arms=)")
+    ranker = _named("rerank.ranker", lambda: instantiate(rcfg.ranker))
+    personal = next((a for a in arms.values() if hasattr(a, "affinity")), None)  # user-item affinity feature
+    feat = RankFeaturizer(list(arms), docs, histories, qu=_query_understanding(arms, docs),
+                          affinity=personal.affinity if personal is not None else None)
+    opts = dict(rcfg.get("learned") or {})
+    return _named("rerank.learned", lambda: LearnedReranker(feat, ranker, **opts))
+
+
 def build_pipeline(cfg: DictConfig, arms: dict[str, Arm], featurizer: ContextFeaturizer, policy: Policy,
-                   reranker: CrossEncoderReranker | None = None) -> RetrievePipeline:
+                   reranker: CrossEncoderReranker | LearnedReranker | None = None) -> RetrievePipeline:
     """A pipeline for one policy (arms and reranker are shared, so pipelines run one after the other)."""
     return RetrievePipeline(arms, policy, featurizer, instantiate(cfg.fusion), show_k=int(cfg.show_k),
                             no_click_weight=float(cfg.no_click_weight), label_scope=str(cfg.label_scope),

@@ -106,6 +106,6 @@ def build_pipeline(cfg: DictConfig, docs: Sequence[Doc], seed: int, policy: str 
     arms = B.build_arms(cfg, docs)
     feat = B.build_featurizer(arms, docs, cfg.get("arm_stats"), cfg.get("context"))
     pol = B.build_policy(cfg, policy, list(arms), feat.dim, seed)
-    pipeline = B.build_pipeline(cfg, arms, feat, pol, B.build_reranker(cfg, docs) if rerank else None)
+    pipeline = B.build_pipeline(cfg, arms, feat, pol, B.build_reranker(cfg, docs, arms) if rerank else None)
     pipeline.reset(seed)
     return pipeline

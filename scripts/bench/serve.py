@@ -65,6 +65,8 @@ def overrides(args) -> list[str]:
         over += ["rerank=cross_encoder", f"rerank.encoder.name_or_path={args.cross_model}",
                  f"rerank.encoder.max_length={args.cross_max_length}", f"rerank.top_n={args.rerank_top}", "rerank.encoder.device=cpu",
                  f"rerank.encoder.backend={args.cross_backend}"]
+    else:
+        over += ["rerank=none"]
     if args.dense_backend:
         over += [f"encoder.backend={args.dense_backend}"]
     if args.parallel_arms:

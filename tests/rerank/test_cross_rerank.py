@@ -114,7 +114,7 @@ def test_pipeline_reorders_only_the_head(tiny_world):
 
 
 def test_config_options_build(tmp_path, ce, tiny_world):
-    assert build.build_reranker(compose_cfg("train", SMOKE), tiny_world.docs) is None
+    assert build.build_reranker(compose_cfg("train", SMOKE + ["rerank=none"]), tiny_world.docs) is None
     with pytest.raises(ValueError, match="config 'rerank.encoder'.*name_or_path"):
         build.build_reranker(compose_cfg("train", SMOKE + ["rerank=cross_encoder"]), tiny_world.docs)
     ce.save_pretrained(tmp_path / "reranker")

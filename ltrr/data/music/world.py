@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 
@@ -151,7 +152,7 @@ def _podcasts(rng: np.random.Generator, n_shows: int, fresh_share: float) -> lis
     return docs
 
 
-def _users(rng: np.random.Generator, n: int, tracks: list[Doc]) -> list[User]:
+def _users(rng: np.random.Generator, n: int, tracks: list[Doc], history_len: int | Sequence[int] = 30) -> list[User]:
     genre_idx = {g: i for i, g in enumerate(V.GENRES)}
     tgenre = np.array([genre_idx[d.metadata["genre"]] for d in tracks])
     tpop = np.array([d.metadata["popularity"] for d in tracks]) + 1.0
@@ -159,13 +160,18 @@ def _users(rng: np.random.Generator, n: int, tracks: list[Doc]) -> list[User]:
     for u in range(n):
         taste = rng.dirichlet(np.full(len(V.GENRES), 0.3))
         w = taste[tgenre] * tpop
-        hist = rng.choice(len(tracks), size=min(30, len(tracks)), replace=False, p=w / w.sum())
+        if isinstance(history_len, (int, np.integer)):
+            size = int(history_len)
+        else:  # a [low, high] range: each user's length drawn uniformly (extra draws only in this case)
+            lo, hi = (int(v) for v in history_len)
+            size = int(rng.integers(lo, hi + 1))
+        hist = rng.choice(len(tracks), size=min(size, len(tracks)), replace=False, p=w / w.sum())
         users.append(User(f"u_{u:04d}", taste, float(rng.pareto(1.5) + 1), [tracks[i].id for i in hist]))
     return users
 
 
 def build_world(seed: int = 0, n_artists: int = 300, n_playlists: int = 200, n_podcasts: int = 50,
-                n_users: int = 500, fresh_share: float = 0.05) -> MusicWorld:
+                n_users: int = 500, fresh_share: float = 0.05, history_len: int | Sequence[int] = 30) -> MusicWorld:
     """Generate the music world.
 
     Parameters
@@ -178,6 +184,9 @@ def build_world(seed: int = 0, n_artists: int = 300, n_playlists: int = 200, n_p
         Counts of playlists, podcast shows (3-7 episodes each) and users.
     fresh_share : float
         Share of albums added in the last 30 days (new releases).
+    history_len : int or [low, high]
+        Tracks in each user's listening history before the simulation: a fixed count, or a range from which each
+        user's count is drawn uniformly (users with long and short histories, e.g. ``[0, 60]``).
 
     Returns
     -------
@@ -186,6 +195,9 @@ def build_world(seed: int = 0, n_artists: int = 300, n_playlists: int = 200, n_p
     rng = make_rng(seed, "world")
     docs = _music(rng, n_artists, fresh_share) + _playlists(rng, n_playlists) + _podcasts(rng, n_podcasts, fresh_share)
     tracks = [d for d in docs if d.metadata["type"] == "track"]
-    world = MusicWorld(docs=docs, users=_users(rng, n_users, tracks), seed=seed)
+    if not isinstance(history_len, (int, np.integer)) and (len(history_len) != 2 or not
+                                                           0 <= int(history_len[0]) <= int(history_len[1])):
+        raise ValueError(f"history_len must be a count or a range [low, high] with 0 <= low <= high, got {history_len}")
+    world = MusicWorld(docs=docs, users=_users(rng, n_users, tracks, history_len), seed=seed)
     log.info("music world (seed %d): %d entities (%d tracks), %d users", seed, len(docs), len(tracks), n_users)
     return world

@@ -1,0 +1,127 @@
+"""Personalized arm: the items nearest the user's embedding (a two-tower model of listening histories, faiss
+inner-product search), whatever the query says.
+
+A user's embedding pools their long-term history (what they listened to before) and this session's clicks; a user
+with neither (cold) gets the popularity chart, so the arm never returns nothing and the bandit can learn to skip it
+for cold users. The same embeddings give the ranker its user-item affinity feature (:meth:`PersonalArm.affinity`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from ltrr.arms.base import Arm
+from ltrr.encoders.two_tower import TwoTowerModel, fit_two_tower
+from ltrr.indexes.faiss_index import FaissIndex
+from ltrr.types import ArmResult, Doc, Query
+
+log = logging.getLogger(__name__)
+
+
+class PersonalArm(Arm):
+    """User-embedding kNN over the catalogue.
+
+    Parameters
+    ----------
+    docs : sequence of Doc
+    name : str
+    dim, steps, batch, lr : int, int, int, float
+        Two-tower size and training (see :func:`~ltrr.encoders.two_tower.fit_two_tower`).
+    session_size : int
+        Latest clicks per user kept as the session history.
+    use_gpu : {"auto", True, False}
+        faiss placement (CPU fallback, logged by the index).
+    seed : int
+        Seed of the model's initialisation and training.
+    """
+
+    static = False
+    score_scale = 5.0
+
+    def __init__(self, docs: Sequence[Doc], name: str = "personal", dim: int = 32, steps: int = 300, batch: int = 256,
+                 lr: float = 0.01, session_size: int = 20, use_gpu: str | bool = "auto", seed: int = 0) -> None:
+        super().__init__(docs, name)
+        self.index_of = {d.id: i for i, d in enumerate(docs)}
+        self.model = TwoTowerModel(docs, dim=dim, seed=seed)
+        self.steps, self.batch, self.lr, self.seed = int(steps), int(batch), float(lr), int(seed)
+        self.session_size, self.use_gpu = int(session_size), use_gpu
+        pop = np.array([float(d.metadata.get("popularity", 0.0) or 0.0) for d in docs])
+        self.chart = np.argsort(-pop, kind="stable")
+        self.pop = pop / max(float(pop.max()), 1e-9)
+        self.histories: dict[str, list[int]] = {}
+        self.session: dict[str, list[int]] = {}
+        self._set_vectors()
+
+    # ------------------------------------------------------------------ training
+    def fit_histories(self, histories: Mapping[str, Sequence[str]]) -> list[float]:
+        """Learn the towers from users' long-term histories (doc ids; unknown ids are skipped) and keep them as
+        each user's base history. Returns the training losses."""
+        self.histories = {str(u): [self.index_of[d] for d in h if d in self.index_of] for u, h in histories.items()}
+        losses = fit_two_tower(self.model, list(self.histories.values()), steps=self.steps, batch=self.batch,
+                               lr=self.lr, seed=self.seed)
+        self._set_vectors()
+        return losses
+
+    def _set_vectors(self) -> None:
+        with torch.no_grad():
+            self.vectors = self.model.items().numpy().astype(np.float32)
+        self.index = FaissIndex(self.vectors.shape[1], "Flat", use_gpu=self.use_gpu)
+        self.index.add(self.vectors)
+
+    # ------------------------------------------------------------------ user vectors
+    def history_of(self, user_id: str | None) -> list[int]:
+        """Base history then session clicks of a user (item indices; empty for an unknown user)."""
+        if user_id is None:
+            return []
+        return self.histories.get(str(user_id), []) + self.session.get(str(user_id), [])
+
+    def user_vector(self, user_id: str | None) -> np.ndarray | None:
+        """The user's embedding, ``(dim,)``, or ``None`` for a cold user (no history, no session)."""
+        hist = self.history_of(user_id)
+        if not hist:
+            return None
+        with torch.no_grad():
+            h = torch.tensor([hist[-100:]])
+            v = self.model.users(h, torch.ones_like(h, dtype=torch.bool), torch.from_numpy(self.vectors))
+        return v[0].numpy().astype(np.float32)
+
+    def affinity(self, user_id: str, doc_ids: Sequence[str]) -> np.ndarray:
+        """User-item affinity: the two towers' dot product (0 for a cold user or an unknown item), ``(n,)``."""
+        u = self.user_vector(user_id)
+        if u is None:
+            return np.zeros(len(doc_ids))
+        rows = np.array([self.index_of.get(d, -1) for d in doc_ids])
+        out = np.zeros(len(doc_ids))
+        ok = rows >= 0
+        out[ok] = self.vectors[rows[ok]] @ u
+        return out
+
+    # ------------------------------------------------------------------ the arm
+    def _search(self, query: Query, k: int) -> ArmResult:
+        u = self.user_vector(query.user_id)
+        if u is None:  # cold user: the popularity chart
+            ids = self.chart[:k]
+            return self._result(ids, self.pop[ids])
+        scores, ids = self.index.search(u[None, :], k)
+        keep = ids[0] >= 0
+        return self._result(ids[0][keep], scores[0][keep])
+
+    def observe(self, query: Query, shown: Sequence[str], clicked: Sequence[str]) -> None:
+        if query.user_id is None or not clicked:
+            return
+        s = self.session.setdefault(str(query.user_id), [])
+        s.extend(self.index_of[d] for d in clicked if d in self.index_of)
+        del s[:-self.session_size]
+
+    def reset(self, seed: int) -> None:
+        self.session = {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"session": {u: list(map(int, s)) for u, s in self.session.items()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.session = {str(u): [int(i) for i in s] for u, s in (state.get("session") or {}).items()}

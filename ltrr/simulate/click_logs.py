@@ -1,0 +1,186 @@
+"""Click logs for learning to rank offline: impressions of a logging ranker's top ``k`` with clicks from a click
+model, optionally under swap interventions, and the training lists (naive or IPS-weighted) built from them."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ltrr.rerank.propensity import SwapInterventions, ips_weights, plackett_luce_topk, rank_logits
+from ltrr.rerank.ranker import ListData
+from ltrr.simulate.click_models import ClickModel
+from ltrr.utils.seed import make_rng
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ClickLog:
+    """Impressions over a pool of queries.
+
+    Attributes
+    ----------
+    query : numpy.ndarray of int, shape ``(m,)``
+        Index of each impression's query in the pool.
+    items : numpy.ndarray of int, shape ``(m, k)``
+        Candidate index (into the query's candidate list) shown at positions ``1..k``; ``-1`` where the list was
+        shorter.
+    clicks : numpy.ndarray of bool, shape ``(m, k)``
+    """
+
+    query: np.ndarray
+    items: np.ndarray
+    clicks: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.query)
+
+    def head(self, n: int) -> "ClickLog":
+        """The first ``n`` impressions (logs of increasing size are prefixes of one stream)."""
+        return ClickLog(self.query[:n], self.items[:n], self.clicks[:n])
+
+
+def simulate_click_log(rankings: Sequence[Sequence[str]], relevance: Sequence[Mapping[str, int]],
+                       click_model: ClickModel, n: int, seed: int, show_k: int = 10,
+                       interventions: SwapInterventions | None = None, temperature: float = 0.0,
+                       progress: bool = False) -> ClickLog:
+    """Draw ``n`` impressions: a uniform query of the pool, its logging ranking's top ``show_k``, the clicks.
+
+    Parameters
+    ----------
+    rankings : sequence of sequence of str
+        Each pool query's candidates in the logging ranker's order.
+    relevance : sequence of mapping
+        Each pool query's true grades (what the simulated user judges).
+    click_model : ClickModel
+        Reset with ``seed``.
+    n, seed, show_k : int
+    interventions : SwapInterventions, optional
+        Swap position 1 with a random position on a share of impressions and record the top item's clicks.
+    temperature : float
+        0: show the logging ranking's top ``show_k`` (deterministic logger). > 0: sample the shown list from a
+        Plackett-Luce logger over the ranking with logits :func:`~ltrr.rerank.propensity.rank_logits` (every
+        candidate can be shown; see :func:`~ltrr.rerank.propensity.policy_aware_propensities`).
+
+    Returns
+    -------
+    ClickLog
+    """
+    click_model.reset(seed)
+    rng = make_rng(seed, "click-log")
+    q = rng.integers(0, len(rankings), n)
+    items = np.full((n, show_k), -1, dtype=np.int32)
+    clicks = np.zeros((n, show_k), dtype=bool)
+    for t in tqdm(range(n), desc="click log", disable=not progress, leave=False):
+        ranking = rankings[q[t]]
+        if temperature > 0 and len(ranking) > 1:
+            top = plackett_luce_topk(rank_logits(len(ranking), temperature), show_k, rng)[0].tolist()
+        else:
+            top = list(range(min(show_k, len(ranking))))
+        top1 = 1
+        if interventions is not None:
+            top, top1 = interventions.intervene(top)
+        shown = [ranking[i] for i in top]
+        clicked = set(click_model.click(shown, relevance[q[t]]))
+        items[t, :len(top)] = top
+        clicks[t, :len(top)] = [d in clicked for d in shown]
+        if interventions is not None and top:
+            interventions.record(top1, bool(clicks[t, top1 - 1]))
+    return ClickLog(q, items, clicks)
+
+
+def click_lists(log_: ClickLog, features: Sequence[np.ndarray], propensities: np.ndarray | None = None,
+                clip: float | None = None, item_propensities: Sequence[np.ndarray] | None = None) -> ListData:
+    """Training lists from a click log: one list per impression with a click, its shown items as rows.
+
+    Parameters
+    ----------
+    log_ : ClickLog
+    features : sequence of numpy.ndarray
+        Each pool query's candidate features, ``(n_q, F)``.
+    propensities : numpy.ndarray, optional
+        ``θ_1..θ_k``: each row is weighted ``1 / θ_position`` (IPS, clipped at ``clip``); ``None``: weight 1 (naive).
+    item_propensities : sequence of numpy.ndarray, optional
+        Per pool query, each candidate's policy-aware propensity ``ρ`` (a stochastic logger): rows are weighted
+        ``1 / ρ`` (clipped at ``clip``) instead.
+
+    Returns
+    -------
+    ListData
+        Gains are the clicks; impressions without a click carry no preference and are left out.
+    """
+    keep = np.flatnonzero(log_.clicks.any(axis=1))
+    X, g, w = [], [], []
+    for t in keep:
+        shown = log_.items[t] >= 0
+        pos = np.flatnonzero(shown) + 1
+        X.append(features[log_.query[t]][log_.items[t][shown]])
+        g.append(log_.clicks[t][shown].astype(float))
+        if item_propensities is not None:
+            rho = item_propensities[log_.query[t]][log_.items[t][shown]]
+            w.append(np.minimum(1.0 / np.maximum(rho, 1e-12), clip if clip is not None else np.inf))
+        elif propensities is not None:
+            w.append(ips_weights(pos, propensities, clip))
+        else:
+            w.append(np.ones(len(pos)))
+    return ListData.from_lists(X, g, w)
+
+
+def aggregated_click_lists(log_: ClickLog, features: Sequence[np.ndarray], propensities: np.ndarray | None = None,
+                           clip: float | None = None,
+                           item_propensities: Sequence[np.ndarray] | None = None) -> ListData:
+    """Training lists with one list per pool query: every candidate shown at least once, with the
+    (IPS-weighted) clicks averaged over the query's impressions as its gain.
+
+    With weights ``1 / θ_position`` the gain ``Σ_t c_t / θ_t / n_q`` is an unbiased estimate of the item's
+    attractiveness under the position-based model (each impression's estimate is, and so is their mean), with far
+    less variance than one list per impression; with unit weights it is the item's click-through rate, which is
+    biased by the positions it was shown at (the naive counterpart).
+
+    Parameters
+    ----------
+    log_, features, propensities, clip, item_propensities
+        As for :func:`click_lists`.
+
+    Returns
+    -------
+    ListData
+        Lists of queries with some click; unit weights (the IPS correction is in the gains).
+    """
+    n_q = len(features)
+    imps = np.bincount(log_.query, minlength=n_q).astype(float)
+    shown = log_.items >= 0
+    pos = np.broadcast_to(np.arange(1, log_.items.shape[1] + 1), log_.items.shape)
+    if item_propensities is not None:
+        rho = np.array([item_propensities[q][i] if i >= 0 else 1.0 for q, row in zip(log_.query, log_.items)
+                        for i in row]).reshape(log_.items.shape)
+        w = np.minimum(1.0 / np.maximum(rho, 1e-12), clip if clip is not None else np.inf)
+    elif propensities is not None:
+        w = ips_weights(pos.ravel(), propensities, clip).reshape(pos.shape)
+    else:
+        w = np.ones(pos.shape)
+    gains: dict[tuple[int, int], float] = {}
+    seen: dict[int, set[int]] = {}
+    qs, items_, vals = log_.query.repeat(log_.items.shape[1])[shown.ravel()], log_.items[shown], \
+        (log_.clicks * w)[shown]
+    for q, i, v in zip(qs.tolist(), items_.tolist(), vals.tolist()):
+        seen.setdefault(q, set()).add(i)
+        if v:
+            gains[(q, i)] = gains.get((q, i), 0.0) + v
+    X, g = [], []
+    for q in sorted(seen):
+        rows = sorted(seen[q])
+        gq = np.array([gains.get((q, i), 0.0) for i in rows]) / imps[q]
+        if gq.max() > 0:
+            X.append(features[q][rows])
+            g.append(gq)
+    return ListData.from_lists(X, g)
+
+
+def label_lists(features: Sequence[np.ndarray], grades: Sequence[np.ndarray]) -> ListData:
+    """Full-information lists: every candidate of every pool query with its true grade (the ceiling's data)."""
+    return ListData.from_lists(list(features), list(grades))

@@ -1,0 +1,422 @@
+"""Learning to rank from simulated clicks on the music world, against true relevance.
+
+    python scripts/bench/ltr.py --out bench/ltr.json                     # sizes 1k/10k/100k, PBM + cascade, seeds 0-4
+    python scripts/bench/ltr.py --seeds 0 --sizes 1000 --click-models pbm --train-queries 200 --test-queries 100
+
+Per seed: a pool of training queries and one of test queries from the world's query generator (their own stream
+seeds), each query's union of the arms' lists (``--depths``, fused by RRF: the logging ranker) with the features of
+:class:`ltrr.rerank.features.RankFeaturizer` and the true grades. A click log of the largest size is drawn from the
+training pool (uniform query, the fused top 10 shown, clicks from the click model); smaller logs are its prefixes.
+A separate swap-intervention experiment (``--swap-impressions``; position 1 swapped with a random position on half
+of them) estimates the examination propensities. Rankers, all scored by nDCG@10 (trec_eval) on the test pool:
+
+- ``score_fusion``: the fused (RRF) order; ``best_single_feature``: the one feature (or its negation) that ranks the
+  training pool best by true grades; ``cross_encoder_alone``: the cross-encoder score (with ``--cross``);
+- ``full_info_lambdamart``: LambdaMART on the training pool's true grades over whole unions (the ceiling);
+  ``full_info_top10_lambdamart``: the same on the fused top 10 only, the most a click log of the deterministic
+  logger can reveal (what is left above it is item-selection bias, which position debiasing cannot remove);
+- ``naive_lambdamart``: clicks as labels; ``ips_lambdamart``: clicks weighted by ``1 / θ̂_position`` (estimated
+  propensities); ``ips_lambdamart_true``: with the true PBM propensities (PBM only);
+- ``naive_neural`` and ``ips_neural``: the neural listwise ranker, unweighted and with ``θ̂``.
+
+With ``--temperature T > 0`` the logger samples each shown list from a Plackett-Luce model over the fused order
+(logits ``-log(position) / T``), so every candidate can be shown, and the IPS rankers use the policy-aware
+propensity ``ρ_d = Σ_k P(d at k) θ_k`` (Oosterhuis and de Rijke 2020) instead of ``θ_position``.
+
+Intervals are 95% Student-t over seeds. Each seed's figures are cached under ``--cache`` (resumable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+log = logging.getLogger("bench.ltr")
+CROSS = ROOT / "runs" / "encoders_music" / "models" / "reranker"
+DEPTHS = {"bm25": 30, "structured": 30, "dense": 30, "popularity": 5, "fresh": 5}
+CLICK_RANKERS = ("naive_lambdamart", "ips_lambdamart", "ips_lambdamart_true", "naive_neural", "ips_neural")
+
+
+def parse_seeds(text: str) -> list[int]:
+    out: list[int] = []
+    for part in text.split(","):
+        a, _, b = part.partition("-")
+        out += list(range(int(a), int(b) + 1)) if b else [int(a)]
+    return out
+
+
+def build(args):
+    """World, arms, rank featurizer (the composition root of this benchmark)."""
+    from omegaconf import OmegaConf
+
+    from ltrr.qu.tagger import QueryUnderstanding
+    from ltrr.rerank.features import RankFeaturizer
+    from ltrr.tasks import build as B
+    from ltrr.tasks.catalogue import compose
+
+    arms = [a for a in args.depths]
+    ov = ["logger=none", "progress=false", "+arm@arms.structured=structured", "+arm@arms.personal=personal",
+          "arms.dense.progress=false",
+          f"arms.dense.cache_dir={args.embed_cache}"] + list(args.set)
+    cfg = compose(ROOT / "configs", ov)
+    cfg.arms = {n: cfg.arms[n] for n in arms if n in cfg.arms}
+    missing = [a for a in arms if a not in cfg.arms]
+    if missing:
+        raise SystemExit(f"--depths: no arm config for {missing}")
+    world = B.build_world(cfg)
+    built = B.build_arms(cfg, world.docs, B.user_histories(world))
+    qu = next((a.qu for a in built.values() if isinstance(getattr(a, "qu", None), QueryUnderstanding)), None)
+    cross = None
+    if args.cross:
+        from ltrr.encoders.cross import CrossEncoder
+
+        enc = CrossEncoder.from_pretrained(str(args.cross), max_length=64, device="cpu")
+        texts = {d.id: d.full_text for d in world.docs}
+        cross = lambda q, ids: enc.score(q, [texts[i] for i in ids])  # noqa: E731
+        log.info("cross-encoder feature: %s", args.cross)
+    personal = next((a for a in built.values() if hasattr(a, "affinity")), None)
+    feat = RankFeaturizer(arms, world.docs, B.user_histories(world), qu=qu, cross=cross,
+                          affinity=personal.affinity if personal is not None else None)
+    return cfg, world, built, feat, OmegaConf.to_container(cfg.data.queries, resolve=True)
+
+
+def click_model(name: str, attractiveness=(0.02, 0.6, 0.95)):
+    from ltrr.simulate.click_models import CascadeModel, PositionBasedModel
+
+    if name == "pbm":
+        return PositionBasedModel(attractiveness, eta=1.0, convert_prob=0.0)
+    if name == "cascade":
+        return CascadeModel(attractiveness, convert_prob=0.0)
+    raise SystemExit(f"--click-models: unknown {name!r} (pbm, cascade)")
+
+
+def run_seed(args, ctx, seed: int) -> dict:
+    """Every ranker of one seed."""
+    from ltrr.data.music import QueryGenerator
+    from ltrr.rerank.lambdamart import LambdaMARTRanker
+    from ltrr.rerank.neural_ranker import NeuralListwiseRanker
+    from ltrr.rerank.propensity import SwapInterventions, policy_aware_propensities, rank_logits
+    from ltrr.rerank.ranker import ListData
+    from ltrr.simulate.click_logs import aggregated_click_lists, click_lists, label_lists, simulate_click_log
+    from ltrr.tasks.ltr import (best_single_feature, candidate_pool, feature_scores, ndcg_of_ranker,
+                                ndcg_of_scores)
+
+    cfg, world, arms, feat, qcfg = ctx
+    lists = aggregated_click_lists if args.aggregate else click_lists
+    for a in arms.values():
+        a.reset(seed)
+    t0 = time.time()
+    train_q = QueryGenerator(world, seed=10_000 + seed, **qcfg).generate(args.train_queries)
+    test_q = QueryGenerator(world, seed=20_000 + seed, **qcfg).generate(args.test_queries)
+    train = candidate_pool(train_q, arms, feat, args.depths, progress=args.progress)
+    test = candidate_pool(test_q, arms, feat, args.depths, progress=args.progress)
+    log.info("seed %d: pools %d / %d queries, %.1f candidates per query, %.0f s", seed, len(train_q), len(test_q),
+             np.mean([len(i) for i in train.ids]), time.time() - t0)
+    out: dict = {"seed": seed, "in_union": float(np.mean([g.max(initial=0) > 0 for g in test.grades]))}
+    out["score_fusion"] = ndcg_of_scores(test, [-np.arange(len(i), dtype=float) for i in test.ids])
+    name, train_v = best_single_feature(train, feat.names)
+    out["best_single_feature"] = {"feature": name, "train": train_v,
+                                  "ndcg@10": ndcg_of_scores(test, feature_scores(test, feat.names, name))}
+    if args.cross:
+        out["cross_encoder_alone"] = ndcg_of_scores(test, feature_scores(test, feat.names, "cross:score"))
+
+    def lm(s):
+        return LambdaMARTRanker(n_trees=args.trees, seed=s, threads=args.threads)
+
+    def nn(s):
+        return NeuralListwiseRanker(epochs=args.epochs, seed=s)
+
+    full = lm(seed).fit(label_lists(train.features, train.grades))
+    out["full_info_lambdamart"] = ndcg_of_ranker(test, full)
+    # what perfect position debiasing could see at most: true grades of the logging ranker's top 10 only
+    top = ListData.from_lists([f[:10] for f in train.features], [g[:10] for g in train.grades])
+    out["full_info_top10_lambdamart"] = ndcg_of_ranker(test, lm(seed).fit(top))
+    out["full_info_neural"] = ndcg_of_ranker(test, nn(seed).fit(label_lists(train.features, train.grades)))
+    log.info("seed %d: fusion %.4f, best feature %s %.4f, full-info %.4f", seed, out["score_fusion"], name,
+             out["best_single_feature"]["ndcg@10"], out["full_info_lambdamart"])
+    for cm_name in args.click_models:
+        cm = click_model(cm_name, tuple(args.attractiveness))
+        swaps = SwapInterventions(10, rate=0.5, seed=seed)
+        simulate_click_log(train.ids, train.relevance, cm, args.swap_impressions, seed=50_000 + seed,
+                           interventions=swaps, temperature=args.temperature)
+        theta_hat = swaps.estimate()
+        theta = cm.examination(10) if cm_name == "pbm" else None
+        clog = simulate_click_log(train.ids, train.relevance, cm, max(args.sizes), seed=seed,
+                                  temperature=args.temperature, progress=args.progress)
+
+        def weights(th):
+            """IPS keyword arguments of click_lists for examination ``th``: position-based for the deterministic
+            logger, policy-aware for the stochastic one."""
+            if args.temperature <= 0:
+                return {"propensities": th, "clip": args.clip}
+            by_len = {n: policy_aware_propensities(rank_logits(n, args.temperature), th, seed=seed)
+                      for n in {len(i) for i in train.ids}}
+            return {"item_propensities": [by_len[len(i)] for i in train.ids], "clip": args.clip}
+
+        res: dict = {"theta_hat": theta_hat.tolist(), "theta": theta.tolist() if theta is not None else None,
+                     "ctr": float(clog.clicks.any(axis=1).mean())}
+        for n in args.sizes:
+            sub = clog.head(n)
+            naive, ips = lists(sub, train.features), lists(sub, train.features, **weights(theta_hat))
+            r = {"naive_lambdamart": ndcg_of_ranker(test, lm(seed).fit(naive)),
+                 "ips_lambdamart": ndcg_of_ranker(test, lm(seed).fit(ips)),
+                 "naive_neural": ndcg_of_ranker(test, nn(seed).fit(naive)),
+                 "ips_neural": ndcg_of_ranker(test, nn(seed).fit(ips))}
+            if theta is not None:
+                r["ips_lambdamart_true"] = ndcg_of_ranker(
+                    test, lm(seed).fit(lists(sub, train.features, **weights(theta))))
+            res[str(n)] = r
+            log.info("seed %d %s n=%d: %s", seed, cm_name, n, {k: round(v, 4) for k, v in r.items()})
+        out[cm_name] = res
+    out["seconds"] = round(time.time() - t0, 1)
+    return out
+
+
+def summarise(per_seed: list[dict], args) -> dict:
+    from ltrr.eval.metrics import mean_ci
+
+    def ci(vals):
+        m = mean_ci(vals)
+        return {"ndcg@10": m["mean"], "ci95": [m["lo"], m["hi"]], "per_seed": list(vals)}
+
+    rankers: dict = {"score_fusion": ci([s["score_fusion"] for s in per_seed]),
+                     "best_single_feature": {**ci([s["best_single_feature"]["ndcg@10"] for s in per_seed]),
+                                             "feature": [s["best_single_feature"]["feature"] for s in per_seed]},
+                     "full_info_lambdamart": ci([s["full_info_lambdamart"] for s in per_seed]),
+                     "full_info_top10_lambdamart": ci([s["full_info_top10_lambdamart"] for s in per_seed]),
+                     "full_info_neural": ci([s["full_info_neural"] for s in per_seed])}
+    if all("cross_encoder_alone" in s for s in per_seed):
+        rankers["cross_encoder_alone"] = ci([s["cross_encoder_alone"] for s in per_seed])
+    for name in CLICK_RANKERS:
+        table = {cm: {str(n): ci([s[cm][str(n)][name] for s in per_seed]) for n in args.sizes
+                      if all(name in s[cm][str(n)] for s in per_seed)} for cm in args.click_models}
+        rankers[name] = {cm: t for cm, t in table.items() if t}
+    props = {cm: {"estimated_mean": np.mean([s[cm]["theta_hat"] for s in per_seed], axis=0).tolist(),
+                  "true": per_seed[0][cm]["theta"], "ctr": float(np.mean([s[cm]["ctr"] for s in per_seed]))}
+             for cm in args.click_models}
+    return {"rankers": rankers, "propensities": props,
+            "targets": targets(per_seed, args), "in_union": float(np.mean([s["in_union"] for s in per_seed])),
+            "meta": {"seeds": [s["seed"] for s in per_seed], "sizes": list(args.sizes),
+                     "click_models": list(args.click_models), "train_queries": args.train_queries,
+                     "test_queries": args.test_queries, "depths": dict(args.depths), "trees": args.trees,
+                     "epochs": args.epochs, "clip": args.clip, "swap_impressions": args.swap_impressions,
+                     "temperature": args.temperature, "aggregate": args.aggregate,
+                     "attractiveness": list(args.attractiveness),
+                     "cross": str(args.cross) if args.cross else None}}
+
+
+def targets(per_seed: list[dict], args) -> dict:
+    """Gap closed by IPS at the largest log, and the learned ranker against the best single feature."""
+    from ltrr.eval.metrics import mean_ci
+
+    n = str(max(args.sizes))
+    out: dict = {}
+    for cm in args.click_models:
+        for ips in ("ips_lambdamart", "ips_neural"):
+            naive = "naive_lambdamart" if ips == "ips_lambdamart" else "naive_neural"
+            # a seed whose naive ranker is at the ceiling has no gap to close: it is left out of the ratio
+            gap = [(s[cm][n][ips] - s[cm][n][naive]) / (s["full_info_lambdamart"] - s[cm][n][naive])
+                   for s in per_seed if s["full_info_lambdamart"] - s[cm][n][naive] > 1e-3]
+            a, b = mean_ci([s[cm][n][naive] for s in per_seed]), mean_ci([s[cm][n][ips] for s in per_seed])
+            g = mean_ci(gap) if gap else None
+            ceiling = float(np.mean([s["full_info_lambdamart"] for s in per_seed]))
+            out[f"{cm}/{ips}"] = {
+                "gap_closed": g["mean"] if g else None, "gap_closed_ci95": [g["lo"], g["hi"]] if g else None,
+                "seeds_with_a_gap": len(gap),
+                "gap_closed_of_means": (b["mean"] - a["mean"]) / (ceiling - a["mean"]) if ceiling - a["mean"] > 1e-3
+                else None, "met_80pct": bool(g and g["mean"] >= 0.8), "naive_below_ips_nonoverlap": a["hi"] < b["lo"]}
+        best = [max(s["best_single_feature"]["ndcg@10"], s.get("cross_encoder_alone", -1.0)) for s in per_seed]
+        d = mean_ci([s[cm][n]["ips_lambdamart"] - b for s, b in zip(per_seed, best)])
+        out[f"{cm}/ips_lambdamart_minus_best_single"] = {"diff": d["mean"], "ci95": [d["lo"], d["hi"]],
+                                                        "met_0.03": d["mean"] >= 0.03}
+    return out
+
+
+def print_table(res: dict) -> None:
+    r = res["rankers"]
+    fmt = lambda e: f"{e['ndcg@10']:.4f} [{e['ci95'][0]:.4f}, {e['ci95'][1]:.4f}]"  # noqa: E731
+    print("\n| ranker | nDCG@10 (95% CI over seeds) |\n|---|---|")
+    for name in ("score_fusion", "best_single_feature", "cross_encoder_alone", "full_info_lambdamart",
+                 "full_info_top10_lambdamart", "full_info_neural"):
+        if name in r:
+            extra = f" ({', '.join(sorted(set(r[name]['feature'])))})" if name == "best_single_feature" else ""
+            print(f"| {name}{extra} | {fmt(r[name])} |")
+    for cm in res["meta"]["click_models"]:
+        sizes = [str(n) for n in res["meta"]["sizes"]]
+        print(f"\n{cm} clicks\n\n| ranker | " + " | ".join(f"{int(n):,} impressions" for n in sizes) + " |")
+        print("|---|" + "---|" * len(sizes))
+        for name in CLICK_RANKERS:
+            if cm in r.get(name, {}):
+                print(f"| {name} | " + " | ".join(fmt(r[name][cm][n]) for n in sizes) + " |")
+        p = res["propensities"][cm]
+        print(f"\nswap-estimated θ: {np.round(p['estimated_mean'], 3).tolist()}"
+              + (f"; true: {np.round(p['true'], 3).tolist()}" if p["true"] else ""))
+    print()
+    for k, v in res["targets"].items():
+        print(f"{k}: " + ", ".join(f"{a}={b if b is None or isinstance(b, (bool, int)) else np.round(b, 4).tolist()}"
+                                   for a, b in v.items()))
+
+
+GROUPS = {"short": (0, 5), "medium": (5, 30), "long": (30, 10**9)}  # listening-history length [low, high)
+
+
+def personal_part(args) -> dict:
+    """The main job's neural-linear TS with and without the personalized arm, on a world whose users have
+    listening histories of 0-60 tracks; recall@budget per history-length group (paired over seeds)."""
+    from ltrr.eval.metrics import mean_ci
+    from ltrr.pipeline.log import read_log
+    from ltrr.tasks import build as B
+    from ltrr.tasks.catalogue import compose
+    from ltrr.tasks.train import train
+
+    seeds = parse_seeds(args.personal_seeds)
+    base = ["logger=none", "progress=false", "arms.dense.progress=false", f"arms.dense.cache_dir={args.embed_cache}",
+            f"data.world.history_len=[{args.history_range[0]},{args.history_range[1]}]",
+            f"seeds=[{','.join(map(str, seeds))}]", f"rounds={args.personal_rounds}", "~policies.uniform",
+            "~policies.lints"] + list(args.set)
+    per: dict = {}
+    for variant, extra in (("without", []), ("with", ["+arm@arms.personal=personal"])):
+        cfg = compose(ROOT / "configs", base + extra)
+        run_dir = args.cache / f"personal_{variant}"
+        train(cfg, run_dir)
+        hist = {u.id: len(u.history) for u in B.build_world(cfg).users}
+        per[variant] = {}
+        for seed in seeds:
+            recs = list(read_log(run_dir / "logs" / f"neural_linear_ts_seed{seed}.jsonl"))
+            row = {}
+            for g, (lo, hi) in GROUPS.items():
+                sel = [r for r in recs if lo <= hist.get(r["user_id"], 0) < hi]
+                row[g] = {"recall_at_budget": float(np.mean([r["extra"]["recall"] for r in sel])) if sel else None,
+                          "queries": len(sel),
+                          "arm_recall": {a: float(np.mean([(sel_r["extra"]["arm_ranks"][a] or 10**9) <= cfg.budget
+                                                           for sel_r in sel])) for a in cfg.arms} if sel else {},
+                          "personal_share": float(np.mean([r["allocation"].get("personal", 0) for r in sel]))
+                                            / cfg.budget if sel else None}
+            per[variant][seed] = row
+    out: dict = {"history_range": list(args.history_range), "groups": {g: list(v) for g, v in GROUPS.items()},
+                 "seeds": seeds, "rounds": args.personal_rounds, "budget": None, "by_group": {}}
+    for g in GROUPS:
+        w = [per["with"][s][g]["recall_at_budget"] for s in seeds]
+        wo = [per["without"][s][g]["recall_at_budget"] for s in seeds]
+        if any(v is None for v in w + wo):
+            continue
+        rel = mean_ci([(a - b) / b for a, b in zip(w, wo)])
+        out["by_group"][g] = {
+            "with_personal": mean_ci(w), "without_personal": mean_ci(wo),
+            "relative_change": {"mean": rel["mean"], "ci95": [rel["lo"], rel["hi"]]},
+            "queries_per_seed": float(np.mean([per["with"][s][g]["queries"] for s in seeds])),
+            "personal_budget_share": float(np.mean([per["with"][s][g]["personal_share"] for s in seeds])),
+            "arm_alone_recall_at_budget": {a: float(np.mean([per["with"][s][g]["arm_recall"][a] for s in seeds]))
+                                           for a in per["with"][seeds[0]][g]["arm_recall"]}}
+    bg = out["by_group"]
+    out["targets"] = {"long_gain_ge_10pct": bg.get("long", {}).get("relative_change", {}).get("mean", -1) >= 0.10,
+                      "short_loss_le_1pct": bg.get("short", {}).get("relative_change", {}).get("mean", -1) >= -0.01}
+    return out
+
+
+def print_personal(p: dict) -> None:
+    print(f"\npersonalized arm (neural-linear TS, {p['rounds']} rounds, seeds {p['seeds']}, histories "
+          f"{p['history_range']} tracks): recall@budget with / without it\n")
+    print("| users (history tracks) | queries/seed | without | with | relative change | personal share of budget |"
+          " personal arm alone |\n|---|---|---|---|---|---|---|")
+    for g, v in p["by_group"].items():
+        lo, hi = p["groups"][g]
+        rc = v["relative_change"]
+        print(f"| {g} [{lo}, {hi if hi < 10**8 else 'inf'}) | {v['queries_per_seed']:.0f} | "
+              f"{v['without_personal']['mean']:.4f} | {v['with_personal']['mean']:.4f} | "
+              f"{rc['mean']:+.2%} [{rc['ci95'][0]:+.2%}, {rc['ci95'][1]:+.2%}] | {v['personal_budget_share']:.3f} | "
+              f"{v['arm_alone_recall_at_budget'].get('personal', float('nan')):.4f} |")
+    print(f"targets: {p['targets']}")
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seeds", default="0-4")
+    p.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000])
+    p.add_argument("--click-models", nargs="+", default=["pbm", "cascade"])
+    p.add_argument("--train-queries", type=int, default=2000)
+    p.add_argument("--test-queries", type=int, default=1000)
+    p.add_argument("--depths", nargs="+", default=[f"{k}={v}" for k, v in DEPTHS.items()],
+                   help="arm=depth: each arm's candidates in the union")
+    p.add_argument("--swap-impressions", type=int, default=20_000)
+    p.add_argument("--trees", type=int, default=200)
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--clip", type=float, default=100.0)
+    p.add_argument("--attractiveness", type=float, nargs=3, default=[0.02, 0.6, 0.95],
+                   help="click probability of an examined item by grade 0, 1, 2 (default: the main job's click model; "
+                        "0.4 0.7 0.9 is the noisier 'informational' user of the ULTR literature)")
+    p.add_argument("--aggregate", action=argparse.BooleanOptionalAction, default=False,
+                   help="one training list per query with clicks averaged over its impressions (IPS-weighted for "
+                        "the IPS rankers), instead of one list per impression")
+    p.add_argument("--temperature", type=float, default=0.0,
+                   help="0: deterministic logger (fused top 10); > 0: Plackett-Luce logger over the fused order "
+                        "with logits -log(position)/T, and policy-aware IPS")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--cross", type=Path, default=None,
+                   help=f"trained cross-encoder folder: adds its score as a feature and the cross_encoder_alone row "
+                        f"(the encoder job writes one to {CROSS.relative_to(ROOT)}); scoring every candidate costs "
+                        f"minutes per seed on CPU")
+    p.add_argument("--embed-cache", default=str(ROOT / ".cache" / "ltrr" / "embeddings"))
+    p.add_argument("--set", nargs="*", default=[], help="extra overrides of configs/train.yaml")
+    p.add_argument("--cache", type=Path, default=ROOT / "runs" / "bench_ltr")
+    p.add_argument("--out", type=Path)
+    p.add_argument("--show", type=Path, help="reprint the table of a results file")
+    p.add_argument("--progress", action="store_true")
+    p.add_argument("--parts", nargs="+", default=["rankers", "personal"], choices=["rankers", "personal"])
+    p.add_argument("--personal-seeds", default="0-4")
+    p.add_argument("--personal-rounds", type=int, default=4000)
+    p.add_argument("--history-range", type=int, nargs=2, default=[0, 60])
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if args.show:
+        shown = json.loads(args.show.read_text())
+        if shown.get("rankers"):
+            print_table(shown)
+        if shown.get("personalized_arm"):
+            print_personal(shown["personalized_arm"])
+        return
+    args.depths = {k: int(v) for k, _, v in (d.partition("=") for d in args.depths)}
+    seeds = parse_seeds(args.seeds)
+    key = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
+           if k in ("sizes", "click_models", "train_queries", "test_queries", "depths", "swap_impressions", "trees",
+                    "epochs", "clip", "cross", "set", "temperature", "aggregate", "attractiveness")}
+    args.cache.mkdir(parents=True, exist_ok=True)
+    out: dict = json.loads(args.out.read_text()) if args.out and args.out.exists() else {}
+    if "personal" in args.parts:
+        out["personalized_arm"] = personal_part(args)
+        print_personal(out["personalized_arm"])
+    if "rankers" not in args.parts:
+        if args.out:
+            args.out.write_text(json.dumps(out, indent=2))
+        return
+    ctx = None
+    per_seed = []
+    for seed in seeds:
+        f = args.cache / f"seed{seed}.json"
+        if f.exists() and json.loads(f.read_text()).get("key") == key:
+            per_seed.append(json.loads(f.read_text())["result"])
+            continue
+        ctx = ctx or build(args)
+        res = run_seed(args, ctx, seed)
+        f.write_text(json.dumps({"key": key, "result": res}))
+        per_seed.append(res)
+    out = {**out, **summarise(per_seed, args), "personalized_arm": out.get("personalized_arm")}
+    print_table(out)
+    if args.out:
+        args.out.write_text(json.dumps(out, indent=2))
+        log.info("wrote %s", args.out)
+
+
+if __name__ == "__main__":
+    main()

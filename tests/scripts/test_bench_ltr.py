@@ -1,0 +1,55 @@
+"""The learning-to-rank benchmark end to end on the smoke world, and its target arithmetic."""
+
+import json
+import runpy
+from types import SimpleNamespace
+
+import pytest
+
+from tests.conftest import ROOT
+
+NS = runpy.run_path(str(ROOT / "scripts" / "bench" / "ltr.py"), run_name="not_main")
+
+
+def seed_result(naive, ips, full, best):
+    cell = {"naive_lambdamart": naive, "ips_lambdamart": ips, "naive_neural": naive, "ips_neural": ips}
+    return {"full_info_lambdamart": full, "best_single_feature": {"ndcg@10": best}, "pbm": {"100": cell}}
+
+
+def test_gap_closed_and_margin_over_the_best_feature():
+    per_seed = [seed_result(0.70, 0.78, 0.80, 0.60), seed_result(0.71, 0.79, 0.81, 0.61),
+                seed_result(0.69, 0.77, 0.79, 0.62)]
+    t = NS["targets"](per_seed, SimpleNamespace(sizes=[100], click_models=["pbm"]))
+    g = t["pbm/ips_lambdamart"]
+    assert g["gap_closed"] == pytest.approx(0.8) and g["met_80pct"] and g["naive_below_ips_nonoverlap"]
+    d = t["pbm/ips_lambdamart_minus_best_single"]
+    assert d["diff"] == pytest.approx((0.18 + 0.18 + 0.15) / 3) and d["met_0.03"]
+    worse = [seed_result(0.70, 0.72, 0.80, 0.71)] * 3
+    t = NS["targets"](worse, SimpleNamespace(sizes=[100], click_models=["pbm"]))
+    assert not t["pbm/ips_lambdamart"]["met_80pct"] and not t["pbm/ips_lambdamart_minus_best_single"]["met_0.03"]
+
+
+def test_bench_runs_on_the_smoke_world(tmp_path, capsys):
+    out = tmp_path / "ltr.json"
+    common = ["--set", "experiment=smoke", "--embed-cache", str(tmp_path / "emb"), "--cache", str(tmp_path / "c"),
+              "--out", str(out)]
+    NS["main"](["--parts", "rankers", "--seeds", "0", "--sizes", "300", "600", "--click-models", "pbm", "cascade",
+                "--train-queries", "60", "--test-queries", "30", "--swap-impressions", "3000", "--trees", "5",
+                "--epochs", "1", "--depths", "bm25=20", "dense=20", "popularity=5"] + common)
+    res = json.loads(out.read_text())
+    r = res["rankers"]
+    assert set(r["ips_lambdamart"]) == {"pbm", "cascade"} and set(r["ips_lambdamart"]["pbm"]) == {"300", "600"}
+    assert "cascade" not in r["ips_lambdamart_true"]  # true propensities exist for PBM only
+    for name in ("score_fusion", "full_info_lambdamart", "full_info_top10_lambdamart", "best_single_feature"):
+        assert 0 <= r[name]["ndcg@10"] <= 1 and len(r[name]["ci95"]) == 2
+    assert len(res["propensities"]["pbm"]["estimated_mean"]) == 10 and res["propensities"]["pbm"]["true"][1] == 0.5
+    NS["main"](["--parts", "personal", "--personal-seeds", "0", "--personal-rounds", "40", "--history-range", "0",
+                "40"] + common)
+    res = json.loads(out.read_text())
+    assert res["rankers"] == r  # the personal part keeps the rankers' figures
+    p = res["personalized_arm"]
+    assert p["seeds"] == [0] and set(p["by_group"]) <= {"short", "medium", "long"} and p["by_group"]
+    for g in p["by_group"].values():
+        assert "personal" in g["arm_alone_recall_at_budget"] and 0 <= g["personal_budget_share"] <= 1
+    NS["main"](["--show", str(out)])
+    assert "personalized arm" in capsys.readouterr().out

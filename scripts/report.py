@@ -1,6 +1,7 @@
 """Print the README's result tables (markdown) from a run folder's metrics.json.
 
-Usage: ``.venv/bin/python scripts/report.py [runs/latest]``
+Usage: ``.venv/bin/python scripts/report.py [runs/latest] [BASELINE_RUN]``; with a baseline run (same seeds and
+query streams, another configuration, e.g. ``rerank=none``) it also prints the paired differences run - baseline.
 """
 
 from __future__ import annotations
@@ -39,7 +40,29 @@ def intent_table(table: dict) -> list[str]:
     return lines
 
 
-def main(run: str = "runs/latest") -> None:
+def baseline_table(m: dict, base: dict) -> list[str]:
+    """Paired differences (mean and 95% t-interval over the common seeds) of every policy and metric."""
+    from scipy import stats
+
+    lines = ["| policy | " + " | ".join(METRICS) + " |", "|---" * (len(METRICS) + 1) + "|"]
+    for p in m:
+        if p in {"meta", "comparison", "intent_arm_recall", "allocation_share"} or p not in base:
+            continue
+        cells = []
+        for k in METRICS:
+            a = {s: v[k] for s, v in m[p]["per_seed"].items()}
+            b = {s: v[k] for s, v in base[p]["per_seed"].items()}
+            seeds = sorted(set(a) & set(b))
+            d = [a[s] - b[s] for s in seeds]
+            h = stats.t.ppf(0.975, len(d) - 1) * stats.tstd(d) / len(d) ** 0.5 if len(d) > 1 else 0.0
+            mean = sum(d) / len(d)
+            digits = 1 if k in ("cumulative_regret", "mean_union_size") else 4
+            cells.append(f"{mean:+.{digits}f} ± {h:.{digits}f}")
+        lines.append(f"| {p} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def main(run: str = "runs/latest", baseline: str | None = None) -> None:
     m = json.loads((Path(run) / "metrics.json").read_text())
     meta = m["meta"]
     print(f"Run: {Path(run).resolve().name}; seeds {meta['seeds']}, {meta['rounds']} queries per seed, budget "
@@ -48,6 +71,10 @@ def main(run: str = "runs/latest") -> None:
     for k, table in m["intent_arm_recall"].items():
         print(f"\nrecall@{k} of each arm alone, by intent (during the {meta['intent_arm_policy']} runs):\n")
         print("\n".join(intent_table(table)))
+    if baseline:
+        base = json.loads((Path(baseline) / "metrics.json").read_text())
+        print(f"\nPaired difference {Path(run).resolve().name} - {Path(baseline).resolve().name} (95% CI over seeds):\n")
+        print("\n".join(baseline_table(m, base)))
 
 
 if __name__ == "__main__":

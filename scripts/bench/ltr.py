@@ -236,6 +236,8 @@ def targets(per_seed: list[dict], args) -> dict:
                 "seeds_with_a_gap": len(gap),
                 "gap_closed_of_means": (b["mean"] - a["mean"]) / (ceiling - a["mean"]) if ceiling - a["mean"] > 1e-3
                 else None, "met_80pct": bool(g and g["mean"] >= 0.8), "naive_below_ips_nonoverlap": a["hi"] < b["lo"]}
+            d = mean_ci([s[cm][n][ips] - s[cm][n][naive] for s in per_seed])
+            out[f"{cm}/{ips}"]["paired_gain"] = {"mean": d["mean"], "ci95": [d["lo"], d["hi"]]}
         best = [max(s["best_single_feature"]["ndcg@10"], s.get("cross_encoder_alone", -1.0)) for s in per_seed]
         d = mean_ci([s[cm][n]["ips_lambdamart"] - b for s, b in zip(per_seed, best)])
         out[f"{cm}/ips_lambdamart_minus_best_single"] = {"diff": d["mean"], "ci95": [d["lo"], d["hi"]],
@@ -263,9 +265,13 @@ def print_table(res: dict) -> None:
         print(f"\nswap-estimated θ: {np.round(p['estimated_mean'], 3).tolist()}"
               + (f"; true: {np.round(p['true'], 3).tolist()}" if p["true"] else ""))
     print()
+    def show(b):
+        if isinstance(b, dict):
+            return "{" + ", ".join(f"{k}: {show(v)}" for k, v in b.items()) + "}"
+        return b if b is None or isinstance(b, (bool, int)) else np.round(b, 4).tolist()
+
     for k, v in res["targets"].items():
-        print(f"{k}: " + ", ".join(f"{a}={b if b is None or isinstance(b, (bool, int)) else np.round(b, 4).tolist()}"
-                                   for a, b in v.items()))
+        print(f"{k}: " + ", ".join(f"{a}={show(b)}" for a, b in v.items()))
 
 
 GROUPS = {"short": (0, 5), "medium": (5, 30), "long": (30, 10**9)}  # listening-history length [low, high)

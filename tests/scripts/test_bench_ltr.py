@@ -22,6 +22,7 @@ def test_gap_closed_and_margin_over_the_best_feature():
     t = NS["targets"](per_seed, SimpleNamespace(sizes=[100], click_models=["pbm"]))
     g = t["pbm/ips_lambdamart"]
     assert g["gap_closed"] == pytest.approx(0.8) and g["met_80pct"] and g["naive_below_ips_nonoverlap"]
+    assert g["paired_gain"]["mean"] == pytest.approx(0.08) and g["paired_gain"]["ci95"][0] == pytest.approx(0.08)
     d = t["pbm/ips_lambdamart_minus_best_single"]
     assert d["diff"] == pytest.approx((0.18 + 0.18 + 0.15) / 3) and d["met_0.03"]
     worse = [seed_result(0.70, 0.72, 0.80, 0.71)] * 3

@@ -131,7 +131,8 @@ class RetrievePipeline:
 
     def __init__(self, arms: Mapping[str, Arm], policy: Policy, featurizer: ContextFeaturizer, fusion: RRFFusion,
                  show_k: int = 10, no_click_weight: float = 1.0, label_scope: str = "allocated",
-                 reranker: CrossEncoderReranker | LearnedReranker | None = None, parallel_arms: Sequence[str] = ()) -> None:
+                 reranker: CrossEncoderReranker | LearnedReranker | None = None,
+                 parallel_arms: Sequence[str] = ()) -> None:
         if label_scope not in ("allocated", "retrieved"):
             raise ValueError(f"label_scope must be 'allocated' or 'retrieved', got {label_scope!r}")
         self.label_scope = label_scope

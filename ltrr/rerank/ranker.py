@@ -34,7 +34,8 @@ class ListData:
         if self.offsets[0] != 0 or self.offsets[-1] != n or np.any(np.diff(self.offsets) < 0):
             raise ValueError(f"offsets must rise from 0 to the number of rows ({n})")
         if len(self.gains) != n or len(self.weights) != n:
-            raise ValueError(f"gains ({len(self.gains)}) and weights ({len(self.weights)}) need one entry per row ({n})")
+            raise ValueError(f"gains ({len(self.gains)}) and weights ({len(self.weights)}) need one entry per row "
+                             f"({n})")
 
     @property
     def n_lists(self) -> int:

@@ -175,7 +175,8 @@ def _named(key: str, make):
 
 
 def build_reranker(cfg: DictConfig, docs: Sequence[Doc], arms: Mapping[str, Arm] | None = None,
-                   histories: Mapping[str, Sequence[str]] | None = None) -> CrossEncoderReranker | LearnedReranker | None:
+                   histories: Mapping[str, Sequence[str]] | None = None
+                   ) -> CrossEncoderReranker | LearnedReranker | None:
     """The rank stage of ``cfg.rerank``, or ``None`` when that is empty or absent (no rerank stage).
 
     ``rerank.encoder``: a cross-encoder reranker; ``rerank.ranker`` (with ``rerank.learned``): a learned ranker
@@ -196,8 +197,11 @@ def build_reranker(cfg: DictConfig, docs: Sequence[Doc], arms: Mapping[str, Arm]
             raise ValueError(str(exc)) from exc
 
     enc = _named("rerank.encoder", encoder)
-    return _named("rerank", lambda: CrossEncoderReranker(enc, docs, top_n=int(rcfg.top_n),
-                                                          first_stage_weight=float(rcfg.get("first_stage_weight", 0.0))))
+    def reranker() -> CrossEncoderReranker:
+        return CrossEncoderReranker(enc, docs, top_n=int(rcfg.top_n),
+                                    first_stage_weight=float(rcfg.get("first_stage_weight", 0.0)))
+
+    return _named("rerank", reranker)
 
 
 def _learned_reranker(rcfg: DictConfig, docs: Sequence[Doc], arms: Mapping[str, Arm] | None,

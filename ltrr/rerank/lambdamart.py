@@ -30,6 +30,9 @@ class LambdaMARTRanker(Ranker):
         LightGBM tree settings.
     sigma : float
         Steepness of the pairwise logistic.
+    normalize : bool
+        Self-normalise each list's pairs by its total weighted gain (see
+        :func:`~ltrr.losses.ltr.lambda_gradients`).
     feature_fraction : float
         Share of features tried per tree.
     seed : int
@@ -41,10 +44,10 @@ class LambdaMARTRanker(Ranker):
 
     def __init__(self, n_trees: int = 200, learning_rate: float = 0.1, num_leaves: int = 31,
                  min_data_in_leaf: int = 50, sigma: float = 1.0, feature_fraction: float = 0.9, seed: int = 0,
-                 threads: int = 0, name: str = "lambdamart") -> None:
+                 threads: int = 0, normalize: bool = False, name: str = "lambdamart") -> None:
         if n_trees < 1:
             raise ValueError(f"n_trees must be >= 1, got {n_trees}")
-        self.n_trees, self.sigma, self.name = int(n_trees), float(sigma), name
+        self.n_trees, self.sigma, self.normalize, self.name = int(n_trees), float(sigma), bool(normalize), name
         self.params = {"learning_rate": float(learning_rate), "num_leaves": int(num_leaves),
                        "min_data_in_leaf": int(min_data_in_leaf), "feature_fraction": float(feature_fraction),
                        "min_sum_hessian_in_leaf": 1e-6, "seed": int(seed), "deterministic": True,
@@ -58,10 +61,10 @@ class LambdaMARTRanker(Ranker):
         pairs = preference_pairs(data.offsets, data.gains)
         if len(pairs[0]) == 0:
             raise ValueError("no preference pair in the training lists (every list has equal gains)")
-        offsets, gains, weights, sigma = data.offsets, data.gains, data.weights, self.sigma
+        offsets, gains, weights, sigma, norm = data.offsets, data.gains, data.weights, self.sigma, self.normalize
 
         def objective(preds: np.ndarray, _dataset: Any) -> tuple[np.ndarray, np.ndarray]:
-            return lambda_gradients(preds, gains, weights, offsets, pairs, sigma)
+            return lambda_gradients(preds, gains, weights, offsets, pairs, sigma, norm)
 
         ds = lgb.Dataset(data.X, free_raw_data=True, params={"verbosity": -1})
         self.booster = lgb.train({**self.params, "objective": objective}, ds, num_boost_round=self.n_trees)

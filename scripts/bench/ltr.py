@@ -132,7 +132,7 @@ def run_seed(args, ctx, seed: int) -> dict:
         out["cross_encoder_alone"] = ndcg_of_scores(test, feature_scores(test, feat.names, "cross:score"))
 
     def lm(s):
-        return LambdaMARTRanker(n_trees=args.trees, seed=s, threads=args.threads)
+        return LambdaMARTRanker(n_trees=args.trees, seed=s, threads=args.threads, normalize=args.normalize)
 
     def nn(s):
         return NeuralListwiseRanker(epochs=args.epochs, seed=s)
@@ -212,7 +212,7 @@ def summarise(per_seed: list[dict], args) -> dict:
                      "test_queries": args.test_queries, "depths": dict(args.depths), "trees": args.trees,
                      "epochs": args.epochs, "clip": args.clip, "swap_impressions": args.swap_impressions,
                      "temperature": args.temperature, "aggregate": args.aggregate,
-                     "attractiveness": list(args.attractiveness),
+                     "attractiveness": list(args.attractiveness), "normalize": args.normalize,
                      "cross": str(args.cross) if args.cross else None}}
 
 
@@ -359,6 +359,8 @@ def main(argv=None) -> None:
     p.add_argument("--trees", type=int, default=200)
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--clip", type=float, default=100.0)
+    p.add_argument("--normalize", action="store_true",
+                   help="LambdaMART: self-normalise each list's pairs by its total weighted gain")
     p.add_argument("--attractiveness", type=float, nargs=3, default=[0.02, 0.6, 0.95],
                    help="click probability of an examined item by grade 0, 1, 2 (default: the main job's click model; "
                         "0.4 0.7 0.9 is the noisier 'informational' user of the ULTR literature)")
@@ -396,7 +398,10 @@ def main(argv=None) -> None:
     seeds = parse_seeds(args.seeds)
     key = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
            if k in ("sizes", "click_models", "train_queries", "test_queries", "depths", "swap_impressions", "trees",
-                    "epochs", "clip", "cross", "set", "temperature", "aggregate", "attractiveness")}
+                    "epochs", "clip", "cross", "set", "temperature", "aggregate", "attractiveness",
+                    "normalize")}
+    if not args.normalize:  # keeps the caches of runs made before the option existed valid
+        key.pop("normalize")
     args.cache.mkdir(parents=True, exist_ok=True)
     out: dict = json.loads(args.out.read_text()) if args.out and args.out.exists() else {}
     if "personal" in args.parts:

@@ -59,6 +59,16 @@ def test_lambda_gradients_push_preferred_items_up_and_sum_to_zero():
     np.testing.assert_allclose(g2[3:], grad[3:])
 
 
+def test_self_normalised_lambdas_weigh_every_list_alike():
+    offsets = np.array([0, 2, 4])
+    gains, scores = np.array([1.0, 0.0, 1.0, 0.0]), np.zeros(4)
+    w = np.array([1.0, 1.0, 4.0, 1.0])
+    raw, _ = lambda_gradients(scores, gains, w, offsets)
+    norm, _ = lambda_gradients(scores, gains, w, offsets, normalize=True)
+    assert raw[2] == pytest.approx(4 * raw[0])
+    assert norm[2] == pytest.approx(norm[0]) and norm[0] == pytest.approx(raw[0])
+
+
 def test_pairs_and_ranks():
     offsets = np.array([0, 3, 4])
     i, j = preference_pairs(offsets, np.array([1.0, 0.0, 2.0, 5.0]))

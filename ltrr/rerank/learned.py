@@ -131,7 +131,8 @@ class LearnedReranker:
         if not self._buf:
             raise ValueError("no clicked impression to learn from yet")
         theta = self.propensities()
-        w = [ips_weights(np.arange(1, len(c) + 1), theta, self.clip) for _, c in self._buf]
+        table = ips_weights(np.arange(1, self.show_k + 1), theta, self.clip)  # weight per position, once
+        w = [table[:len(c)] for _, c in self._buf]
         self.ranker.fit(ListData.from_lists([x for x, _ in self._buf], [c for _, c in self._buf], w))
         self._new, self.fits = 0, self.fits + 1
         log.info("%s: refit %d on %d clicked impressions (θ %s)", self.model_id, self.fits, len(self._buf),

@@ -114,6 +114,8 @@ def click_lists(log_: ClickLog, features: Sequence[np.ndarray], propensities: np
         Gains are the clicks; impressions without a click carry no preference and are left out.
     """
     keep = np.flatnonzero(log_.clicks.any(axis=1))
+    k = log_.items.shape[1]
+    table = ips_weights(np.arange(1, k + 1), propensities, clip) if propensities is not None else np.ones(k)
     X, g, w = [], [], []
     for t in keep:
         shown = log_.items[t] >= 0
@@ -123,10 +125,8 @@ def click_lists(log_: ClickLog, features: Sequence[np.ndarray], propensities: np
         if item_propensities is not None:
             rho = item_propensities[log_.query[t]][log_.items[t][shown]]
             w.append(np.minimum(1.0 / np.maximum(rho, 1e-12), clip if clip is not None else np.inf))
-        elif propensities is not None:
-            w.append(ips_weights(pos, propensities, clip))
         else:
-            w.append(np.ones(len(pos)))
+            w.append(table[pos - 1])
     return ListData.from_lists(X, g, w)
 
 

@@ -17,7 +17,7 @@ from ltrr.data.music import MusicWorld
 from ltrr.encoders.dense import DenseEncoder
 from ltrr.pipeline.pipeline import RetrievePipeline
 from ltrr.rerank.cross import CrossEncoderReranker
-from ltrr.rerank.features import RankFeaturizer
+from ltrr.rerank.features import CrossScorer, RankFeaturizer
 from ltrr.rerank.learned import LearnedReranker
 from ltrr.types import Doc
 from ltrr.utils.seed import make_rng
@@ -204,14 +204,21 @@ def build_reranker(cfg: DictConfig, docs: Sequence[Doc], arms: Mapping[str, Arm]
     return _named("rerank", reranker)
 
 
+def rank_featurizer(arms: Mapping[str, Arm], docs: Sequence[Doc], histories: Mapping[str, Sequence[str]] | None,
+                    cross: CrossScorer | None = None) -> RankFeaturizer:
+    """Ranking features over ``arms`` (in order): the slot matches reuse an arm's tagger (see
+    :func:`_query_understanding`), the user-item affinity a personalized arm's embeddings when one is configured."""
+    personal = next((a for a in arms.values() if hasattr(a, "affinity")), None)
+    return RankFeaturizer(list(arms), docs, histories, qu=_query_understanding(arms, docs), cross=cross,
+                          affinity=personal.affinity if personal is not None else None)
+
+
 def _learned_reranker(rcfg: DictConfig, docs: Sequence[Doc], arms: Mapping[str, Arm] | None,
                       histories: Mapping[str, Sequence[str]] | None) -> LearnedReranker:
     if arms is None:
         raise ValueError("config 'rerank.ranker': a learned rank stage needs the arms (pass arms=)")
     ranker = _named("rerank.ranker", lambda: instantiate(rcfg.ranker))
-    personal = next((a for a in arms.values() if hasattr(a, "affinity")), None)  # user-item affinity feature
-    feat = RankFeaturizer(list(arms), docs, histories, qu=_query_understanding(arms, docs),
-                          affinity=personal.affinity if personal is not None else None)
+    feat = rank_featurizer(arms, docs, histories)
     opts = dict(rcfg.get("learned") or {})
     return _named("rerank.learned", lambda: LearnedReranker(feat, ranker, **opts))
 

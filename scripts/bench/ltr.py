@@ -60,12 +60,10 @@ def build(args):
     """World, arms, rank featurizer (the composition root of this benchmark)."""
     from omegaconf import OmegaConf
 
-    from ltrr.qu.tagger import QueryUnderstanding
-    from ltrr.rerank.features import RankFeaturizer
     from ltrr.tasks import build as B
     from ltrr.tasks.catalogue import compose
 
-    arms = [a for a in args.depths]
+    arms = list(args.depths)
     ov = ["logger=none", "progress=false", "+arm@arms.structured=structured", "+arm@arms.personal=personal",
           "arms.dense.progress=false",
           f"arms.dense.cache_dir={args.embed_cache}"] + list(args.set)
@@ -75,8 +73,8 @@ def build(args):
     if missing:
         raise SystemExit(f"--depths: no arm config for {missing}")
     world = B.build_world(cfg)
-    built = B.build_arms(cfg, world.docs, B.user_histories(world))
-    qu = next((a.qu for a in built.values() if isinstance(getattr(a, "qu", None), QueryUnderstanding)), None)
+    histories = B.user_histories(world)
+    built = B.build_arms(cfg, world.docs, histories)
     cross = None
     if args.cross:
         from ltrr.encoders.cross import CrossEncoder
@@ -85,9 +83,7 @@ def build(args):
         texts = {d.id: d.full_text for d in world.docs}
         cross = lambda q, ids: enc.score(q, [texts[i] for i in ids])  # noqa: E731
         log.info("cross-encoder feature: %s", args.cross)
-    personal = next((a for a in built.values() if hasattr(a, "affinity")), None)
-    feat = RankFeaturizer(arms, world.docs, B.user_histories(world), qu=qu, cross=cross,
-                          affinity=personal.affinity if personal is not None else None)
+    feat = B.rank_featurizer(built, world.docs, histories, cross)
     return cfg, world, built, feat, OmegaConf.to_container(cfg.data.queries, resolve=True)
 
 

@@ -8,9 +8,12 @@ from omegaconf import DictConfig
 def main(cfg: DictConfig) -> None:
     import uvicorn
 
+    from ltrr.serve.app import freeze_heap
     from ltrr.tasks.serve import make_app
 
-    uvicorn.run(make_app(cfg), host=cfg.host, port=int(cfg.port), log_level="info")
+    app = make_app(cfg)
+    freeze_heap()  # no full garbage collection walks the catalogue and indexes while a request waits
+    uvicorn.run(app, host=cfg.host, port=int(cfg.port), log_level="info")
 
 
 if __name__ == "__main__":

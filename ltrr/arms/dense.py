@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from ltrr.arms.base import Arm
 from ltrr.encoders.cache import EmbeddingCache
@@ -26,12 +26,15 @@ class DenseArm(Arm):
         Progress bar while encoding the catalogue.
     cache_dir : str or None
         Folder of the on-disk embedding cache (keyed by model and corpus); ``None`` disables it.
+    search_params : mapping of str to float, optional
+        faiss search-time knobs, e.g. ``{"efSearch": 256}`` for ``HNSW32`` or ``{"nprobe": 32}`` for IVF.
     """
 
     score_scale = 0.5
 
     def __init__(self, docs: Sequence[Doc], encoder: DenseEncoder, name: str = "dense", factory: str = "Flat",
-                 use_gpu: str | bool = "auto", progress: bool = True, cache_dir: str | None = None) -> None:
+                 use_gpu: str | bool = "auto", progress: bool = True, cache_dir: str | None = None,
+                 search_params: Mapping[str, float] | None = None) -> None:
         super().__init__(docs, name)
         self.encoder = encoder
         self.index = FaissIndex(encoder.dim, factory, use_gpu)
@@ -41,6 +44,8 @@ class DenseArm(Arm):
         else:
             vectors = encoder.encode(texts, progress=progress)
         self.index.add(vectors)
+        if search_params:
+            self.index.set_params(**dict(search_params))
 
     def _search(self, query: Query, k: int) -> ArmResult:
         return self._search_batch([query], k)[0]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -130,6 +130,7 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
     """
 
     uses_posterior = True  # False: the network's own head decides; the NIG statistics are not kept
+    defer_retrain = False  # True (a server): a due retrain only sets retrain_due; see begin_retrain
 
     def __init__(self, *args, hidden: Sequence[int] = (50,), representation: str = "cell", head_mode: str = "per_arm",
                  intercept: bool = False, posterior_scale: float = 1.0,
@@ -200,6 +201,7 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
         self.buffer = _Buffer(self.n_in, self.buffer_size)
         self.t = 0
         self.retrains = 0
+        self.retrain_due = False
         n_cells = len(self.arms) * len(self.space.depths)
         self.cell_hits, self.cell_weight = np.zeros(n_cells), np.zeros(n_cells)  # pooled labels (warm start)
 
@@ -284,32 +286,76 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
                 phi, block = self._phi(self._embed(inp), unit)
                 self.post.update(block, phi, y, w)
         if self.t % self.train_every == 0 and self.buffer.size:
-            self.retrain()
+            if self.defer_retrain:
+                self.retrain_due = True  # the server runs begin_retrain's job off its lock
+            else:
+                self.retrain()
 
     def retrain(self) -> None:
         """``train_steps`` minibatch steps on the buffer, then re-embed every label and rebuild the posterior."""
         inp, arm, y, w = self.buffer.view()
+        self.step, loss = self._fit(self.net, self.opt, self.step, inp, arm, y, w, self.rng)
+        self._install_network()
+        log.debug("%s retrain %d: %d labels, last loss %.4f", self.name, self.retrains, len(y), loss)
+
+    def begin_retrain(self) -> Callable[[], Callable[[], None]]:
+        """Retraining off a server's lock (``defer_retrain``): call this under the lock that guards the policy.
+
+        It copies the buffer, the network and its optimiser, and returns a job to run without the lock. The job
+        trains the copy and returns an ``install`` step to call under the lock again. ``install`` puts the new
+        network in place, re-embeds every label buffered by then and rebuilds the posterior. Decisions made while
+        the job runs use the previous network. The job's minibatches come from a generator drawn from this
+        policy's, so no random stream is shared across threads.
+        """
+        self.retrain_due = False
+        inp, arm, y, w = (a.copy() for a in self.buffer.view())
+        net = _Net(self.n_in, self.hidden, self._n_units(), self.init_scale, torch.Generator())
+        net.load_state_dict(self.net.state_dict())
+        opt = torch.optim.RMSprop(net.parameters(), lr=self.lr)
+        opt.load_state_dict(self.opt.state_dict())
+        step0, rng = self.step, np.random.default_rng(self.rng.integers(2**63))
+
+        def job() -> Callable[[], None]:
+            step, loss = self._fit(net, opt, step0, inp, arm, y, w, rng)
+
+            def install() -> None:
+                self.net.load_state_dict(net.state_dict())
+                self.opt.load_state_dict(opt.state_dict())
+                self.step = step
+                self._install_network()
+                log.debug("%s deferred retrain %d: %d labels, last loss %.4f", self.name, self.retrains, len(y),
+                          loss)
+            return install
+        return job
+
+    def _fit(self, net: _Net, opt: torch.optim.Optimizer, step: int, inp: np.ndarray, arm: np.ndarray,
+             y: np.ndarray, w: np.ndarray, rng: np.random.Generator) -> tuple[int, float]:
+        """``train_steps`` weighted squared-error minibatch steps of ``net``; returns the step count and last loss."""
         inp_t, arm_t = torch.from_numpy(inp), torch.from_numpy(arm)
         y_t, w_t = torch.from_numpy(y).float(), torch.from_numpy(w).float()
-        self.net.train()
+        net.train()
+        loss = torch.zeros(())
         for s in range(self.train_steps):
-            step = self.step if self.lr_mode == "faithful" else s
-            for g in self.opt.param_groups:
-                g["lr"] = self.lr / (1 + self.lr_decay * step)
-            idx = torch.from_numpy(self.rng.integers(len(y), size=self.batch_size))
-            _, pred = self.net(inp_t[idx], arm_t[idx])
+            for g in opt.param_groups:
+                g["lr"] = self.lr / (1 + self.lr_decay * (step if self.lr_mode == "faithful" else s))
+            idx = torch.from_numpy(rng.integers(len(y), size=self.batch_size))
+            _, pred = net(inp_t[idx], arm_t[idx])
             loss = (w_t[idx] * (pred - y_t[idx]) ** 2).sum() / self.batch_size
-            self.opt.zero_grad()
+            opt.zero_grad()
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.max_grad_norm)
-            self.opt.step()
-            self.step += 1
-        self.net.eval()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), self.max_grad_norm)
+            opt.step()
+            step += 1
+        net.eval()
+        return step, float(loss.detach())
+
+    def _install_network(self) -> None:
+        """After the network changed: re-embed every buffered label and rebuild the posterior from scratch."""
         if self.uses_posterior:
+            inp, arm, y, w = self.buffer.view()
             phi, block = self._phi(self._embed(inp), arm)
             self.post.rebuild(block, phi, y, w)
         self.retrains += 1
-        log.debug("%s retrain %d: %d labels, last loss %.4f", self.name, self.retrains, len(y), float(loss.detach()))
 
     # ----- state --------------------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

@@ -51,6 +51,44 @@ class SearchResult:
         """The first ``k`` document ids of the ranking."""
         return [it.doc_id for it in self.ranking[:k]]
 
+    def impression(self, k: int) -> Impression:
+        """What feedback on the first ``k`` results needs, without the arms' full lists (see :class:`Impression`)."""
+        shown = tuple(self.shown(k))
+        ranks = np.full((len(shown), len(self.arm_results)), np.inf)
+        row = {d: i for i, d in enumerate(shown)}
+        for j, res in enumerate(self.arm_results.values()):
+            for c in res.candidates:
+                i = row.get(c.doc_id)
+                if i is not None and c.rank < ranks[i, j]:
+                    ranks[i, j] = c.rank
+        return Impression(self.query, self.context, self.decision, tuple(self.arm_results), shown, ranks)
+
+
+@dataclass(frozen=True)
+class Impression:
+    """A search awaiting clicks, kept compact: a server may hold thousands, and a :class:`SearchResult` with every
+    arm's full list is about a thousand objects for the garbage collector to walk.
+
+    Attributes
+    ----------
+    query : Query
+    context : numpy.ndarray, shape ``(n_features,)``
+    decision : Decision
+    arms : tuple of str
+        Arm names, the columns of ``ranks``.
+    shown : tuple of str
+        Document ids shown, in order.
+    ranks : numpy.ndarray, shape ``(len(shown), len(arms))``
+        1-based rank of each shown document in each arm's full list, ``inf`` where absent.
+    """
+
+    query: Query
+    context: np.ndarray
+    decision: Decision
+    arms: tuple[str, ...]
+    shown: tuple[str, ...]
+    ranks: np.ndarray
+
 
 @dataclass
 class Feedback:
@@ -125,8 +163,10 @@ class RetrievePipeline:
         Rank stage applied to the fused ranking: its head reordered by a cross-encoder, or by a learned ranker that
         learns from the clicks (see :meth:`apply`); ``None``: fused order.
     parallel_arms : sequence of str
-        Arms retrieved on worker threads while the others run on the caller's: worth it for arms that spend their
-        time outside the GIL (a query encoder in ONNX Runtime or PyTorch, a faiss search). Results are the same.
+        Arms retrieved, one after the other, on a worker thread while the others run on the caller's; results are
+        the same. The worker's share should be the arms that are cheap or spend their time outside the GIL: on a
+        lightly loaded virtual machine a sleeping thread takes a millisecond or two to wake, so the slowest arm
+        (e.g. the dense one's query encoder) is better left on the caller's thread, which is already running.
     """
 
     def __init__(self, arms: Mapping[str, Arm], policy: Policy, featurizer: ContextFeaturizer, fusion: RRFFusion,
@@ -146,17 +186,18 @@ class RetrievePipeline:
         if unknown:
             raise ValueError(f"parallel_arms: unknown arm(s) {unknown}; arms are {list(arms)}")
         self.parallel_arms = tuple(dict.fromkeys(parallel_arms))
-        self._pool = (ThreadPoolExecutor(len(self.parallel_arms), thread_name_prefix="ltrr-arm")
-                      if self.parallel_arms else None)
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="ltrr-arm") if self.parallel_arms else None
 
     def retrieve_all(self, query: Query, cached: Mapping[str, ArmResult] | None = None) -> dict[str, ArmResult]:
         """Every arm's list at the maximum depth; ``cached`` results (static arms) are reused."""
         cached = cached or {}
-        futures = {n: self._pool.submit(self.arms[n].retrieve, query, self.max_depth)
-                   for n in self.parallel_arms if n not in cached} if self._pool is not None else {}
+        aside = [n for n in self.parallel_arms if n not in cached] if self._pool is not None else []
+        future = (self._pool.submit(lambda: {n: self.arms[n].retrieve(query, self.max_depth) for n in aside})
+                  if aside else None)
         out = {n: cached[n] if n in cached else a.retrieve(query, self.max_depth)
-               for n, a in self.arms.items() if n not in futures}
-        out.update((n, f.result()) for n, f in futures.items())
+               for n, a in self.arms.items() if n not in aside}
+        if future is not None:
+            out.update(future.result())
         return {n: out[n] for n in self.arms}
 
     def search(self, query: Query, cached: Mapping[str, ArmResult] | None = None,
@@ -179,10 +220,21 @@ class RetrievePipeline:
                            rerank=time.perf_counter() - t4)
         return SearchResult(query, context, decision, results, ranking)
 
-    def feedback_event(self, result: SearchResult, clicked: Sequence[str], shown_k: int | None = None) -> Feedback:
+    def feedback_event(self, result: SearchResult | Impression, clicked: Sequence[str],
+                       shown_k: int | None = None) -> Feedback:
         """What the clicks on ``result`` teach, as a self-contained record (see :class:`Feedback`); the first
-        ``shown_k`` results (default ``show_k``) count as shown."""
+        ``shown_k`` results (default ``show_k``) count as shown. An :class:`Impression` brings its own shown list,
+        and its clicks must be among it."""
         clicked = list(dict.fromkeys(str(c) for c in clicked))
+        if isinstance(result, Impression):
+            row = {d: i for i, d in enumerate(result.shown)}
+            missing = [d for d in clicked if d not in row]
+            if missing:
+                raise ValueError(f"clicked ids not among the impression's shown results: {missing[:5]}")
+            best = result.ranks[[row[d] for d in clicked]].min(axis=0) if clicked else np.full(len(result.arms),
+                                                                                               np.inf)
+            return Feedback(result.query, np.asarray(result.context, dtype=float), result.decision,
+                            {n: float(r) for n, r in zip(result.arms, best)}, list(result.shown), clicked)
         ranks = {n: float(min((r.rank_of(d) or np.inf for d in clicked), default=np.inf))
                  for n, r in result.arm_results.items()}
         return Feedback(result.query, np.asarray(result.context, dtype=float), result.decision, ranks,

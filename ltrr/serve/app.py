@@ -3,13 +3,16 @@
 Endpoints: ``POST /search``, ``POST /feedback`` (token-gated when a token is set), ``GET /health``,
 ``GET /metrics`` (Prometheus text), ``GET /arms``, ``POST /admin/snapshot`` and ``POST /admin/retrain-ranker``
 (token-gated), and the demo page at
-``/`` (see :mod:`ltrr.serve.page`). One lock serialises every use of the pipeline. Feedback is journaled and
+``/`` (see :mod:`ltrr.serve.page`). One lock serialises every use of the pipeline, so ``/search`` and ``/feedback``
+run inline on the event loop (in arrival order, without a hop to a worker thread); the policy's retraining and the
+automatic snapshots run on worker threads (:mod:`ltrr.serve.background`). Feedback is journaled and
 fsynced before it is applied and acknowledged (:class:`~ltrr.serve.journal.FeedbackJournal`), and is idempotent
 per impression. Bad input gets a 4xx whose body names the field (``{"detail": ..., "field": ...}``).
 """
 
 from __future__ import annotations
 
+import gc
 import hmac
 import logging
 import secrets
@@ -25,10 +28,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ltrr.pipeline.pipeline import RetrievePipeline, SearchResult
+from ltrr.pipeline.pipeline import Impression, RetrievePipeline
 from ltrr.serve.journal import FeedbackJournal
 from ltrr.serve.limits import BodyLimitMiddleware, TokenBucket
 from ltrr.serve.page import PAGE
+from ltrr.serve.background import BackgroundRetrainer, OffLockWorker
 from ltrr.serve.schemas import (ArmHit, ErrorResponse, FeedbackRequest, FeedbackResponse, Hit, SearchRequest,
                                 SearchResponse)
 from ltrr.serve.stats import ArmStats
@@ -54,6 +58,12 @@ class ServeSettings:
         Journaled events between automatic snapshots (0: only on demand and at shutdown).
     max_body_bytes : int
         Larger request bodies get a 413.
+    background_retrain : bool
+        Retrain the policy's network on a worker thread, off the lock searches take (see
+        :mod:`ltrr.serve.background`); False retrains inside the ``/feedback`` request that makes it due.
+    background_snapshot : bool
+        Write automatic snapshots on a worker thread (the state is copied and the journal rotated under the lock);
+        False writes them inside the ``/feedback`` request.
     """
 
     max_pending: int = 10_000
@@ -62,6 +72,8 @@ class ServeSettings:
     feedback_burst: float = 100.0
     snapshot_every: int = 1000
     max_body_bytes: int = 16_384
+    background_retrain: bool = True
+    background_snapshot: bool = True
 
 
 class _ApiError(Exception):
@@ -72,8 +84,7 @@ class _ApiError(Exception):
 
 @dataclass
 class _Pending:
-    result: SearchResult
-    shown: list[str]
+    impression: Impression
     intent: str
 
 
@@ -102,6 +113,10 @@ def create_app(pipeline: RetrievePipeline, docs: Mapping[str, Doc], settings: Se
     applied: OrderedDict[str, int] = journal.applied if journal is not None else OrderedDict()
     bucket = TokenBucket(cfg.feedback_rate, cfg.feedback_burst)
     stats = ArmStats(list(pipeline.arms))
+    retrainer = BackgroundRetrainer(pipeline.policy, lock) if cfg.background_retrain else None
+    app.state.retrainer = retrainer
+    snapshots = OffLockWorker("snapshot")
+    app.state.snapshots = snapshots
     reg = CollectorRegistry()
     m_req = Counter("ltrr_requests", "HTTP requests by endpoint and status", ["endpoint", "status"], registry=reg)
     m_lat = Histogram("ltrr_request_seconds", "Latency by endpoint", ["endpoint"], registry=reg,
@@ -166,14 +181,14 @@ def create_app(pipeline: RetrievePipeline, docs: Mapping[str, Doc], settings: Se
                 "journal_seq": journal.seq if journal is not None else None, "pending": len(pending)}
 
     @app.post("/search", response_model=SearchResponse)
-    def search(req: SearchRequest) -> Response:
+    async def search(req: SearchRequest) -> Response:  # inline on the event loop: no thread hop
         meta = {} if req.hour is None else {"hour": req.hour}
         timings: dict[str, float] = {}
         with lock:
             imp = secrets.token_urlsafe(12)
             res = pipeline.search(Query(imp, req.query, req.user_id, meta), timings=timings)
             intent = _intent(pipeline, res.query)
-            pending[imp] = _Pending(res, res.shown(req.k), intent)
+            pending[imp] = _Pending(res.impression(req.k), intent)
             while len(pending) > cfg.max_pending:
                 pending.popitem(last=False)
             stats.searched(intent, res.decision.allocation)
@@ -195,7 +210,7 @@ def create_app(pipeline: RetrievePipeline, docs: Mapping[str, Doc], settings: Se
         return Response(body.model_dump_json(), media_type="application/json")
 
     @app.post("/feedback", response_model=FeedbackResponse)
-    def feedback(req: FeedbackRequest, request: Request) -> FeedbackResponse:
+    async def feedback(req: FeedbackRequest, request: Request) -> FeedbackResponse:  # inline, like /search
         _authorize(request)
         client = request.client.host if request.client else "unknown"
         wait = bucket.take(client)
@@ -209,12 +224,12 @@ def create_app(pipeline: RetrievePipeline, docs: Mapping[str, Doc], settings: Se
             item = pending.get(req.impression_id)
             if item is None:
                 raise _ApiError(404, f"unknown or expired impression_id {req.impression_id!r}", "impression_id")
-            shown = set(item.shown)
+            shown = set(item.impression.shown)
             unknown = [d for d in clicked if d not in shown]
             if unknown:
                 raise _ApiError(422, f"clicked ids not among the results of this impression: {unknown[:5]}",
                                 "clicked")
-            fb = pipeline.feedback_event(item.result, clicked, shown_k=len(item.shown))
+            fb = pipeline.feedback_event(item.impression, clicked)
             if journal is not None:
                 seq = journal.append(req.impression_id, fb, req.dwell_ms)  # durable before it is applied
             else:
@@ -223,8 +238,15 @@ def create_app(pipeline: RetrievePipeline, docs: Mapping[str, Doc], settings: Se
             labels = pipeline.apply(fb)
             del pending[req.impression_id]
             stats.clicked(item.intent, bool(clicked))
-            if journal is not None and cfg.snapshot_every and journal.since_snapshot >= cfg.snapshot_every:
-                journal.snapshot(pipeline)
+            if retrainer is not None:
+                retrainer.maybe_start()
+            if (journal is not None and cfg.snapshot_every and journal.since_snapshot >= cfg.snapshot_every
+                    and not snapshots.busy):
+                write = journal.begin_snapshot(pipeline)
+                if cfg.background_snapshot:
+                    snapshots.submit(write)
+                else:
+                    write()
         m_fb.labels(str(bool(clicked)).lower()).inc()
         return FeedbackResponse(impression_id=req.impression_id, clicked=clicked, duplicate=False, seq=seq,
                                 labels_observed=int(labels.mask.sum()))
@@ -244,6 +266,7 @@ def create_app(pipeline: RetrievePipeline, docs: Mapping[str, Doc], settings: Se
         if journal is None:
             raise _ApiError(409, "this server keeps no journal (started without a state folder)")
         with lock:
+            snapshots.wait()  # an automatic snapshot still being written finishes first
             return {"seq": journal.snapshot(pipeline)}
 
     @app.post("/admin/retrain-ranker")
@@ -262,6 +285,31 @@ def create_app(pipeline: RetrievePipeline, docs: Mapping[str, Doc], settings: Se
     _PATHS = {"/", "/search", "/feedback", "/health", "/metrics", "/arms", "/admin/snapshot", "/admin/retrain-ranker"}
     app.state.settings, app.state.journal, app.state.pipeline = cfg, journal, pipeline
     return app
+
+
+def freeze_heap(slow_gc_s: float = 0.02, thresholds: tuple[int, int, int] = (10_000, 10, 100)) -> None:
+    """Collect once, then move every object alive now (catalogue, indexes, models) out of the garbage collector's
+    reach (:func:`gc.freeze`), so that no full collection walks them while a request waits. Call it once, after
+    start-up, in the serving process (not under tests, whose frozen objects would never be freed).
+
+    ``thresholds`` (:func:`gc.set_threshold`) make collections rarer than CPython's (700, 10, 10): a search
+    allocates thousands of short-lived containers, and with the defaults a full collection (30 ms and growing with
+    the impressions awaiting feedback) ran every few seconds. Collections longer than ``slow_gc_s`` seconds are
+    logged."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*thresholds)
+    log.info("froze %d start-up objects out of the garbage collector; thresholds %s", gc.get_freeze_count(),
+             thresholds)
+    started = [0.0]
+
+    def report(phase: str, info: dict) -> None:  # a collection long enough to show in the p99 gets logged
+        if phase == "start":
+            started[0] = time.perf_counter()
+        elif (pause := time.perf_counter() - started[0]) > slow_gc_s:
+            log.warning("garbage collection of generation %d paused the server %.0f ms", info["generation"],
+                        pause * 1e3)
+    gc.callbacks.append(report)
 
 
 def _intent(pipeline: RetrievePipeline, query: Query) -> str:

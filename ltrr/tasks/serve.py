@@ -61,7 +61,8 @@ def settings_from(cfg: DictConfig) -> ServeSettings:
                          "bearer token: set token=... or the LTRR_TOKEN environment variable")
     return ServeSettings(max_pending=int(cfg.max_pending), token=token, feedback_rate=float(cfg.feedback_rate),
                          feedback_burst=float(cfg.feedback_burst), snapshot_every=int(cfg.snapshot_every),
-                         max_body_bytes=int(cfg.max_body_bytes))
+                         max_body_bytes=int(cfg.max_body_bytes), background_retrain=bool(cfg.background_retrain),
+                         background_snapshot=bool(cfg.background_snapshot))
 
 
 def make_app(cfg: DictConfig) -> FastAPI:

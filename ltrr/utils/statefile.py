@@ -70,6 +70,19 @@ def _join(tree: Any, arrays: Mapping[str, np.ndarray]) -> Any:
     return tree
 
 
+def detached(tree: Any) -> Any:
+    """A copy of a state tree that later changes to the live objects cannot reach: arrays are copied, mappings
+    rebuilt, lists and tuples copied one level deep (components build the lists of their ``state_dict`` afresh).
+    Several times cheaper than :func:`copy.deepcopy` on a serving pipeline's state."""
+    if isinstance(tree, Mapping):
+        return {k: detached(v) for k, v in tree.items()}
+    if isinstance(tree, np.ndarray):
+        return tree.copy()
+    if isinstance(tree, (list, tuple)):
+        return list(tree)
+    return tree
+
+
 def fsync_dir(path: Path) -> None:
     """Make a rename or a new file inside ``path`` durable (POSIX; a no-op where directories cannot be opened)."""
     try:

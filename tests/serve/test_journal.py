@@ -120,3 +120,54 @@ def test_a_failed_write_leaves_no_partial_line(tmp_path, monkeypatch):
     pipe = _Counting()
     rec = FeedbackJournal(tmp_path).recover(pipe)
     assert (rec.replayed, rec.torn_tail) == (2, False) and pipe.applied == [["d1"], ["d3"]]
+
+
+class _Stateful(_Counting):
+    """A stand-in pipeline with a state dict (what a snapshot saves)."""
+
+    def state_dict(self):
+        return {"n": np.array(len(self.applied))}
+
+    def load_state_dict(self, state):
+        self.applied = [None] * int(state["n"])
+
+
+def test_a_snapshot_rotates_the_journal_and_drops_it_only_once_written(tmp_path):
+    journal = FeedbackJournal(tmp_path)
+    live = _Stateful()
+    for i in range(1, 4):
+        journal.append(f"i{i}", _event(i))
+        live.apply(_event(i))
+    write = journal.begin_snapshot(live)  # under the lock: copy + rotate
+    assert not (tmp_path / "journal.jsonl").exists() and (tmp_path / "journal.000000000003.jsonl").exists()
+    live.apply(_event(99))  # a change after the copy is not in this snapshot
+    journal.append("i4", _event(4))  # later events go to a fresh journal
+    # killed before the write: the rotated segment and the new journal are both replayed
+    pipe = _Stateful()
+    rec = FeedbackJournal(tmp_path).recover(pipe)
+    assert (rec.snapshot_seq, rec.replayed) == (0, 4) and pipe.applied == [["d1"], ["d2"], ["d3"], ["d4"]]
+    assert write() == 3  # the write, off the lock: snapshot first, then the segments it covers go
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["journal.jsonl", "snapshot.npz"]
+    pipe = _Stateful()
+    rec = FeedbackJournal(tmp_path).recover(pipe)
+    assert (rec.snapshot_seq, rec.replayed) == (3, 1) and len(pipe.applied) == 4 and pipe.applied[-1] == ["d4"]
+
+
+def test_automatic_snapshots_are_written_off_the_lock(run, tmp_path):
+    pipeline, docs = load_pipeline(run[0], "lints")
+    journal = FeedbackJournal(tmp_path)
+    journal.recover(pipeline)
+    app = create_app(pipeline, docs, ServeSettings(snapshot_every=3), journal)
+    client = TestClient(app)
+    for i, q in enumerate(QUERIES):
+        body = client.post("/search", json={"query": q, "k": 5}).json()
+        clicked = [body["results"][0]["doc_id"]] if body["results"] and i % 2 else []
+        assert client.post("/feedback", json={"impression_id": body["impression_id"],
+                                              "clicked": clicked}).status_code == 200
+        app.state.snapshots.wait(30)
+    assert app.state.snapshots.completed == 2 and app.state.snapshots.failed == 0
+    journal.close()
+    restored, _ = load_pipeline(run[0], "lints")
+    rec = FeedbackJournal(tmp_path).recover(restored)
+    assert (rec.snapshot_seq, rec.replayed) == (6, len(QUERIES) - 6)
+    assert_same(learned(pipeline.state_dict(), "lints"), learned(restored.state_dict(), "lints"))

@@ -42,3 +42,15 @@ def test_what_is_refused(tmp_path):
     np.savez(tmp_path / "pickled.npz", __json__=np.array("{}"), a0=np.array([{}], dtype=object))
     with pytest.raises(ValueError, match="pickled.npz"):  # object arrays would need pickle: never loaded
         load_state(tmp_path / "pickled.npz")
+
+
+def test_detached_copies_are_out_of_reach_of_later_changes():
+    import numpy as np
+
+    from ltrr.utils.statefile import detached
+
+    live = {"a": np.zeros(3), "nested": {"b": np.ones(2)}, "lst": [1, 2], "s": "x"}
+    copy = detached(live)
+    live["a"][0], live["nested"]["b"][1] = 5, 7
+    live["lst"].append(3)
+    assert copy["a"][0] == 0 and copy["nested"]["b"][1] == 1 and copy["lst"] == [1, 2] and copy["s"] == "x"

@@ -1,0 +1,105 @@
+"""Work a server does off the request path: policy retraining and snapshot writes.
+
+Both used to run inside ``/feedback``, under the lock every search also takes: a neural policy's retrain (about
+50 ms on 2 cores) and a snapshot write (about 15 ms, and hundreds when an fsync is slow) stalled every search
+arriving meanwhile. Here each takes the lock only to copy what it needs and, for a retrain, to install the result;
+the slow part runs on a worker thread, one job of a kind at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Callable
+
+log = logging.getLogger(__name__)
+
+
+class OffLockWorker:
+    """One job at a time on a worker thread of its own; a job submitted while another runs is refused.
+
+    Parameters
+    ----------
+    name : str
+        Thread name suffix and log label.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"ltrr-{name}")
+        self._running: Future | None = None
+        self.completed, self.failed, self.last_seconds = 0, 0, 0.0
+
+    @property
+    def busy(self) -> bool:
+        return self._running is not None and not self._running.done()
+
+    def submit(self, job: Callable[[], object]) -> bool:
+        """Run ``job`` on the worker unless one is running; returns whether it was started."""
+        if self.busy:
+            return False
+        self._running = self._pool.submit(self._run, job)
+        return True
+
+    def _run(self, job: Callable[[], object]) -> None:
+        t0 = time.perf_counter()
+        try:
+            job()
+            self.completed += 1
+        except Exception:  # logged; the server keeps its previous state and tries again next time
+            self.failed += 1
+            log.exception("background %s failed", self.name)
+        finally:
+            self.last_seconds = time.perf_counter() - t0
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the running job (if any) has finished."""
+        fut = self._running
+        if fut is not None:
+            fut.result(timeout)
+
+
+class BackgroundRetrainer:
+    """Retrains a policy that supports ``begin_retrain`` on a worker thread (see
+    :meth:`~ltrr.bandit.neural.NeuralLinearTSPolicy.begin_retrain`).
+
+    Parameters
+    ----------
+    policy : Policy
+        Switched to ``defer_retrain``; policies without ``begin_retrain`` are left alone (``enabled`` is False).
+    lock : threading.Lock
+        The lock that guards the policy (held by the caller of :meth:`maybe_start`; taken by the install step).
+    """
+
+    def __init__(self, policy, lock: threading.Lock) -> None:
+        self.policy, self.lock = policy, lock
+        self.enabled = callable(getattr(policy, "begin_retrain", None))
+        self.worker = OffLockWorker("retrain")
+        if self.enabled:
+            policy.defer_retrain = True
+
+    @property
+    def completed(self) -> int:
+        return self.worker.completed
+
+    @property
+    def failed(self) -> int:
+        return self.worker.failed
+
+    def maybe_start(self) -> bool:
+        """Start the policy's due retrain unless one is running; call under ``lock``. Returns whether it started."""
+        if not self.enabled or not self.policy.retrain_due or self.worker.busy:
+            return False
+        job = self.policy.begin_retrain()
+
+        def run() -> None:
+            install = job()
+            with self.lock:
+                install()
+        return self.worker.submit(run)
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the running retrain (if any) has installed its network."""
+        self.worker.wait(timeout)

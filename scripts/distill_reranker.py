@@ -43,6 +43,10 @@ SPOTIFY = ROOT.parent / "shared" / "data" / "music" / "spotify_songs"
 TEACHER = ROOT / "runs" / "encoders_music" / "models" / "reranker"
 
 
+SCORERS = ("teacher", "teacher_int8", "student", "student_int8")
+WEIGHTS = tuple(round(0.1 * i, 1) for i in range(11))  # first-stage weights tried on the dev queries
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--catalogue", choices=["spotify", "music"], default="spotify")
@@ -64,6 +68,11 @@ def parser() -> argparse.ArgumentParser:
                     help="> 0: also learn the distillation queries' own relevance labels (known-item tracks, the "
                          "training half's playlist members), weighted so against the teacher")
     ap.add_argument("--eval-queries", type=int, default=500, help="held-out title / generated queries")
+    ap.add_argument("--dev-queries", type=int, default=300,
+                    help="held-out known-item queries (disjoint from training and evaluation) on which each "
+                         "scorer's interpolation weight with the fused score is chosen")
+    ap.add_argument("--scorers", nargs="+", default=list(SCORERS), choices=list(SCORERS),
+                    help="which rerankers to evaluate")
     ap.add_argument("--rerank-top", type=int, default=20)
     ap.add_argument("--latency-queries", type=int, default=200)
     ap.add_argument("--threads", type=int, default=2, help="torch / ONNX threads for scoring and training")
@@ -74,7 +83,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def query_sets(cfg, args, docs):
-    """``(distillation queries, {eval set name: [LabelledQuery]})``, disjoint in text (and, for titles, in track)."""
+    """``(distillation queries, {eval set name: [LabelledQuery]}, dev queries)``, disjoint in text (and, for
+    titles, in track)."""
     from ltrr.tasks import catalogue as C
 
     if args.catalogue == "spotify":
@@ -88,23 +98,52 @@ def query_sets(cfg, args, docs):
         evals = {"playlists": [playlists[i] for i in order[half:]],
                  "titles": [q for q in C.title_queries(docs, args.eval_queries + args.queries, args.seed + 2)
                             if q.id not in used]}
+        used |= {q.id for q in evals["titles"][:args.eval_queries]}
+        dev = [q for q in C.title_queries(docs, args.dev_queries + len(used), args.seed + 3) if q.id not in used]
     else:
         train = C.music_queries(cfg, args.queries, args.seed + 101)
         evals = {"generated": C.music_queries(cfg, args.eval_queries, args.seed + 202)}
+        dev = C.music_queries(cfg, args.dev_queries, args.seed + 303)
     by_text: dict = {}
     for q in train:  # distinct texts, first occurrence first
         by_text.setdefault(q.text, q)
     evals = {k: [q for q in v if q.text not in by_text and q.qrels][:max(args.eval_queries, 0) or None]
              for k, v in evals.items()}
-    return list(by_text.values()), evals
+    held = by_text.keys() | {q.text for v in evals.values() for q in v}
+    dev = [q for q in dev if q.text not in held and q.qrels][:args.dev_queries]
+    return list(by_text.values()), evals, dev
 
 
-def candidates(pipeline, texts, top: int, desc: str) -> list[list[str]]:
-    """The top ``top`` fused document ids of each query text."""
+def candidates(pipeline, texts, top: int, desc: str, scores: bool = False) -> list:
+    """The top ``top`` fused document ids of each query text (with ``scores``: ``(ids, fused scores)`` pairs)."""
     from ltrr.types import Query
 
-    return [[it.doc_id for it in pipeline.search(Query(f"d{i}", t)).ranking[:top]]
-            for i, t in enumerate(tqdm(texts, desc=desc, leave=False))]
+    out = []
+    for i, t in enumerate(tqdm(texts, desc=desc, leave=False)):
+        ranking = pipeline.search(Query(f"d{i}", t)).ranking[:top]
+        ids = [it.doc_id for it in ranking]
+        out.append((ids, np.array([it.score for it in ranking])) if scores else ids)
+    return out
+
+
+def reranked(scorer, queries, lists, text: dict, top: int) -> list[tuple[list[str], np.ndarray, np.ndarray]]:
+    """Per query: the fused ids, the fused scores of the head and the scorer's scores of the head."""
+    out = []
+    for q, (ids, fused) in zip(queries, lists):
+        head = ids[:top]
+        out.append((ids, fused[:top], scorer.score(q.text, [text[i] for i in head]) if head else np.zeros(0)))
+    return out
+
+
+def interpolated_run(queries, scored, weight: float, top: int) -> dict[str, list[str]]:
+    """Runs with each head ordered by :func:`~ltrr.rerank.cross.interpolate_scores` (as the served reranker)."""
+    from ltrr.rerank.cross import interpolate_scores
+
+    run = {}
+    for q, (ids, fused, ce) in zip(queries, scored):
+        s = interpolate_scores(ce, fused, weight) if len(ce) else ce
+        run[q.id] = [ids[i] for i in np.argsort(-s, kind="stable")] + ids[top:]
+    return run
 
 
 def bootstrap_ci(x: np.ndarray, seed: int, n: int = 2000) -> list[float]:
@@ -128,8 +167,9 @@ def main(argv: list[str] | None = None) -> dict:
     docs = C.load_docs(cfg, args.catalogue, args.data)
     text = {d.id: d.full_text for d in docs}
     pipeline = C.build_pipeline(cfg, docs, args.seed, rerank=False)
-    train, evals = query_sets(cfg, args, docs)
-    log.info("%d distillation queries; held out: %s", len(train), {k: len(v) for k, v in evals.items()})
+    train, evals, dev = query_sets(cfg, args, docs)
+    log.info("%d distillation queries; held out: %s; dev: %d", len(train), {k: len(v) for k, v in evals.items()},
+             len(dev))
 
     t0 = time.perf_counter()
     teacher = CrossEncoder.from_pretrained(args.teacher, device="cpu", max_length=args.max_length, backend="onnx")
@@ -153,12 +193,24 @@ def main(argv: list[str] | None = None) -> dict:
         train_s = time.perf_counter() - t0
         student.save_pretrained(args.out)
     cfg_s = student.model.config
-    scorers = {"teacher": teacher,
-               "teacher_int8": CrossEncoder.from_pretrained(args.teacher, device="cpu", max_length=args.max_length,
-                                                            backend="onnx-int8"),
-               "student": CrossEncoder.from_pretrained(str(args.out), device="cpu", max_length=args.max_length),
-               "student_int8": CrossEncoder.from_pretrained(str(args.out), device="cpu", max_length=args.max_length,
-                                                            backend="onnx-int8")}
+    make = {"teacher": lambda: teacher,
+            "teacher_int8": lambda: CrossEncoder.from_pretrained(args.teacher, device="cpu", max_length=args.max_length,
+                                                                 backend="onnx-int8"),
+            "student": lambda: CrossEncoder.from_pretrained(str(args.out), device="cpu", max_length=args.max_length),
+            "student_int8": lambda: CrossEncoder.from_pretrained(str(args.out), device="cpu",
+                                                                 max_length=args.max_length, backend="onnx-int8")}
+    scorers = {k: make[k]() for k in args.scorers}
+    # each scorer's weight of the fused score, chosen on the dev queries (never on the evaluation sets)
+    dev_lists = candidates(pipeline, [q.text for q in dev], 100, "dev lists", scores=True)
+    dev_qrels = {q.id: q.qrels for q in dev}
+    weights, dev_curve = {}, {}
+    for sname, sc in scorers.items():
+        scored = reranked(sc, dev, dev_lists, text, args.rerank_top)
+        dev_curve[sname] = {str(w): float(np.mean(list(ndcg_at_10(interpolated_run(dev, scored, w, args.rerank_top),
+                                                                   dev_qrels).values()))) for w in WEIGHTS}
+        weights[sname] = float(max(WEIGHTS, key=lambda w: dev_curve[sname][str(w)]))
+        log.info("%s: first-stage weight %.1f on %d dev queries (dev nDCG@10 %.4f)", sname, weights[sname], len(dev),
+                 dev_curve[sname][str(weights[sname])])
 
     report: dict = {"catalogue": args.catalogue, "teacher": args.teacher, "student": str(args.out),
                     "shape": {"hidden": cfg_s.hidden_size, "layers": cfg_s.num_hidden_layers,
@@ -170,26 +222,27 @@ def main(argv: list[str] | None = None) -> dict:
                                                         "label_weight": args.label_weight,
                                                         "epoch_loss": losses, "teacher_scoring_s": round(teacher_s, 1),
                                                         "train_s": round(train_s, 1)},
-                    "rerank_top": args.rerank_top, "eval": {}, "latency_ms": {}}
+                    "rerank_top": args.rerank_top, "dev_queries": len(dev), "first_stage_weight": weights,
+                    "dev_ndcg@10": dev_curve, "eval": {}, "latency_ms": {}}
     for name, queries in evals.items():
-        lists_eval = candidates(pipeline, [q.text for q in queries], 100, f"eval {name}")
+        lists_eval = candidates(pipeline, [q.text for q in queries], 100, f"eval {name}", scores=True)
         qrels = {q.id: q.qrels for q in queries}
-        runs = {"none": {q.id: ids for q, ids in zip(queries, lists_eval)}}
+        runs = {"none": {q.id: ids for q, (ids, _) in zip(queries, lists_eval)}}
         for sname, sc in scorers.items():
-            run = {}
-            for q, ids in zip(tqdm(queries, desc=f"{name}: {sname}", leave=False), lists_eval):
-                head, tail = ids[:args.rerank_top], ids[args.rerank_top:]
-                s = sc.score(q.text, [text[i] for i in head]) if head else np.zeros(0)
-                run[q.id] = [head[i] for i in np.argsort(-s, kind="stable")] + tail
-            runs[sname] = run
+            scored = reranked(sc, queries, lists_eval, text, args.rerank_top)
+            runs[sname] = interpolated_run(queries, scored, 0.0, args.rerank_top)
+            if weights[sname] > 0:
+                runs[f"{sname}+fused"] = interpolated_run(queries, scored, weights[sname], args.rerank_top)
         per = {k: ndcg_at_10(v, qrels) for k, v in runs.items()}
         ids = [q.id for q in queries]
-        ref = np.array([per["teacher"][i] for i in ids])
+        report["reference"] = ref_name = "teacher" if "teacher" in per else "none"
+        ref = np.array([per[ref_name][i] for i in ids])
         rows = {}
         for k, v in per.items():
             x = np.array([v[i] for i in ids])
             rows[k] = {"ndcg@10": float(x.mean()), "ci95": bootstrap_ci(x, args.seed),
-                       "minus_teacher": float((x - ref).mean()), "minus_teacher_ci95": bootstrap_ci(x - ref, args.seed)}
+                       f"minus_{ref_name}": float((x - ref).mean()),
+                       f"minus_{ref_name}_ci95": bootstrap_ci(x - ref, args.seed)}
         report["eval"][name] = {"queries": len(ids), "systems": rows}
 
     torch.set_num_threads(1)
@@ -222,14 +275,17 @@ def table(r: dict) -> None:
           f"(teacher scoring {r['distill']['teacher_scoring_s']} s, training {r['distill']['train_s']} s)\n")
     lat = r["latency_ms"]
     for name, ev in r["eval"].items():
-        print(f"{name} ({ev['queries']} held-out queries)\n")
-        print("| reranker | nDCG@10 [95% CI] | minus teacher [95% CI] | rerank p50 / p99 ms (1 thread) |")
+        print(f"{name} ({ev['queries']} held-out queries; '+fused': interpolated with the fused score at the weight "
+              f"chosen on {r.get('dev_queries', 0)} dev queries: {r.get('first_stage_weight', {})})\n")
+        ref = r.get("reference", "teacher")
+        print(f"| reranker | nDCG@10 [95% CI] | minus {ref} [95% CI] | rerank p50 / p99 ms (1 thread) |")
         print("|---|---|---|---|")
         for k, v in ev["systems"].items():
             lo, hi = v["ci95"]
-            dlo, dhi = v["minus_teacher_ci95"]
-            t = f"{lat[k]['p50']:.1f} / {lat[k]['p99']:.1f}" if k in lat else "0"
-            print(f"| {k} | {v['ndcg@10']:.4f} [{lo:.4f}, {hi:.4f}] | {v['minus_teacher']:+.4f} "
+            dlo, dhi = v[f"minus_{ref}_ci95"]
+            t = f"{lat[k.removesuffix('+fused')]['p50']:.1f} / {lat[k.removesuffix('+fused')]['p99']:.1f}" \
+                if k.removesuffix("+fused") in lat else "0"
+            print(f"| {k} | {v['ndcg@10']:.4f} [{lo:.4f}, {hi:.4f}] | {v[f'minus_{ref}']:+.4f} "
                   f"[{dlo:+.4f}, {dhi:+.4f}] | {t} |")
         print()
 

@@ -53,6 +53,18 @@ def test_dense_returns_k_sorted_results(tiny_encoder):
     assert full.candidates[0].doc_id == "a"  # identical text has cosine 1 even for a random encoder
 
 
+def test_dense_search_params_reach_the_index_and_bad_ones_are_named(tiny_encoder):
+    exact = DenseArm(DOCS, tiny_encoder, progress=False)
+    half = DenseArm(DOCS, tiny_encoder, factory="SQfp16", progress=False)
+    hnsw = DenseArm(DOCS, tiny_encoder, factory="HNSW32", search_params={"efSearch": 64}, progress=False)
+    assert hnsw.index.params == {"efSearch": 64}
+    for arm in (half, hnsw):  # same top lists as the exact scan on a tiny catalogue
+        assert [c.doc_id for c in arm.retrieve(q("love song"), 5).candidates] == \
+            [c.doc_id for c in exact.retrieve(q("love song"), 5).candidates]
+    with pytest.raises(ValueError, match="efSearch"):
+        DenseArm(DOCS, tiny_encoder, search_params={"efSearch": 64}, progress=False)  # a flat index has none
+
+
 def test_memory_learns_from_clicks_and_saves_state():
     arm = MemoryArm(DOCS)
     assert arm.retrieve(q("tayler love"), 5).candidates == ()

@@ -25,3 +25,20 @@ def test_serve_bench_on_the_smoke_world(tmp_path, capsys):
     assert res["faults"] == f
     printed = capsys.readouterr().out
     assert "kill -9 restarts" in printed and "/search p50 ms" in printed
+
+
+def test_open_loop_part_on_the_smoke_world(tmp_path, capsys):
+    out, plot = tmp_path / "serve.json", tmp_path / "curve.png"
+    NS["main"](["--catalogue", "music", "--set", "experiment=smoke", "--rerank", "none", "--parts", "openloop",
+                "--rates", "5", "20", "--duration", "2", "--warmup", "3", "--work", str(tmp_path / "work"),
+                "--search-key", "search_open_loop", "--out", str(out), "--plot", str(plot),
+                "--cache-dir", str(tmp_path / "cache")])
+    s = json.loads(out.read_text())["search_open_loop"]
+    assert [r["offered_rps"] for r in s["runs"]] == [5, 20]
+    for r in s["runs"]:
+        assert r["searches"] > 0 and r["p99_ms"] >= r["p50_ms"] > 0 and r["max_in_flight"] >= 1
+        assert abs(r["arrivals_per_s"] - r["offered_rps"]) < r["offered_rps"]  # Poisson count over 2 s
+    ok = [r["offered_rps"] for r in s["runs"] if r["sustained"] and r["p50_ms"] <= 15 and r["p99_ms"] <= 50]
+    assert s["max_rate_within_targets"] == (max(ok) if ok else None)
+    assert plot.stat().st_size > 0
+    assert "open loop" in capsys.readouterr().out

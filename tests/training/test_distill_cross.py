@@ -86,12 +86,18 @@ def test_the_script_distils_and_reports_on_held_out_queries(tmp_path, capsys):
     report = ns["main"](["--catalogue", "music", "--set", "experiment=smoke", "--teacher", str(teacher_dir),
                          "--out", str(tmp_path / "student"), "--hidden", "16", "--layers", "1", "--heads", "2",
                          "--queries", "30", "--top", "10", "--epochs", "1", "--eval-queries", "20",
-                         "--latency-queries", "8", "--threads", "1", "--cache-dir", str(tmp_path / "cache")])
+                         "--dev-queries", "20", "--latency-queries", "8", "--threads", "1", "--cache-dir", str(tmp_path / "cache")])
     saved = json.loads((tmp_path / "student" / "distill.json").read_text())
     assert saved == json.loads(json.dumps(report))
     ev = saved["eval"]["generated"]
     assert 0 < ev["queries"] <= 20
-    assert set(ev["systems"]) == {"none", "teacher", "teacher_int8", "student", "student_int8"}
+    assert {k for k in ev["systems"] if not k.endswith("+fused")} == {"none", "teacher", "teacher_int8", "student",
+                                                                      "student_int8"}
+    w = saved["first_stage_weight"]  # chosen on dev queries; a '+fused' row exactly where it is above 0
+    assert set(w) == {"teacher", "teacher_int8", "student", "student_int8"} and saved["dev_queries"] > 0
+    assert {k for k in ev["systems"] if k.endswith("+fused")} == {f"{k}+fused" for k, v in w.items() if v > 0}
+    for k, v in w.items():
+        assert saved["dev_ndcg@10"][k][str(v)] == max(saved["dev_ndcg@10"][k].values())
     assert ev["systems"]["teacher"]["minus_teacher"] == 0.0
     for row in ev["systems"].values():
         lo, hi = row["ci95"]
@@ -102,11 +108,13 @@ def test_the_script_distils_and_reports_on_held_out_queries(tmp_path, capsys):
     assert "| student_int8 |" in capsys.readouterr().out
     again = ns["main"](["--catalogue", "music", "--set", "experiment=smoke", "--teacher", str(teacher_dir),
                         "--out", str(tmp_path / "student"), "--reuse", "--max-length", "24", "--eval-queries", "20",
+                        "--dev-queries", "10", "--scorers", "student_int8",
                         "--latency-queries", "4", "--threads", "1", "--cache-dir", str(tmp_path / "cache"),
                         "--report", str(tmp_path / "len24.json")])
     assert again["reused"] and again["max_length"] == 24 and again["distill"] == saved["distill"]
     assert json.loads((tmp_path / "student" / "distill.json").read_text()) == saved  # the training report stays
     assert json.loads((tmp_path / "len24.json").read_text())["max_length"] == 24
+    assert set(again["first_stage_weight"]) == {"student_int8"} and again["reference"] == "none"
 
 
 def test_label_loss_pulls_the_relevant_candidate_up_and_skips_unlabelled_lists():

@@ -4,10 +4,11 @@ propensities online."""
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from dataclasses import replace
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -46,6 +47,8 @@ class LearnedReranker:
     seed : int
         Seed of the interventions.
     """
+
+    defer_retrain = False  # True (a server): a due refit only sets retrain_due; see begin_retrain
 
     def __init__(self, featurizer: RankFeaturizer, ranker: Ranker, top_n: int = 50, show_k: int = 10,
                  retrain_every: int = 500, min_lists: int = 200, max_lists: int = 20_000,
@@ -121,28 +124,60 @@ class LearnedReranker:
         if len(self._buf) > self.max_lists:
             del self._buf[:len(self._buf) - self.max_lists]
         self._new += 1
-        if len(self._buf) >= self.min_lists and (self._new >= self.retrain_every or not self.ranker.fitted):
+        first = not self.ranker.fitted and not self._fitting
+        if len(self._buf) >= self.min_lists and (self._new >= self.retrain_every or first):
+            if self.defer_retrain:
+                self.retrain_due = True  # a server refits off its lock, see begin_retrain
+                return False
             self.retrain()
             return True
         return False
 
-    def retrain(self) -> None:
-        """Refit the ranker on the buffered impressions (IPS-weighted with :meth:`propensities`)."""
+    def _training_data(self) -> tuple[ListData, np.ndarray]:
+        """The buffered impressions as IPS-weighted lists, and the propensities used."""
         if not self._buf:
             raise ValueError("no clicked impression to learn from yet")
         theta = self.propensities()
         table = ips_weights(np.arange(1, self.show_k + 1), theta, self.clip)  # weight per position, once
         w = [table[:len(c)] for _, c in self._buf]
-        self.ranker.fit(ListData.from_lists([x for x, _ in self._buf], [c for _, c in self._buf], w))
+        return ListData.from_lists([x for x, _ in self._buf], [c for _, c in self._buf], w), theta
+
+    def retrain(self) -> None:
+        """Refit the ranker on the buffered impressions (IPS-weighted with :meth:`propensities`)."""
+        data, theta = self._training_data()
+        self.ranker.fit(data)
         self._new, self.fits = 0, self.fits + 1
         log.info("%s: refit %d on %d clicked impressions (θ %s)", self.model_id, self.fits, len(self._buf),
                  np.round(theta, 3).tolist())
+
+    def begin_retrain(self) -> Callable[[], Callable[[], None]]:
+        """Refitting off a server's lock (``defer_retrain``), as
+        :meth:`~ltrr.bandit.neural.NeuralLinearTSPolicy.begin_retrain`: under the lock, build the training lists
+        and copy the ranker; the returned job fits the copy without the lock and returns the ``install`` step
+        (under the lock again) that puts it in place. Searches meanwhile use the previous model."""
+        self.retrain_due = False
+        data, theta = self._training_data()
+        fresh, n, self._new, self._fitting = copy.deepcopy(self.ranker), len(self._buf), 0, True
+
+        def job() -> Callable[[], None]:
+            try:
+                fresh.fit(data)
+            except Exception:
+                self._fitting = False
+                raise
+
+            def install() -> None:
+                self.ranker, self.fits, self._fitting = fresh, self.fits + 1, False
+                log.info("%s: refit %d on %d clicked impressions, off the lock (θ %s)", self.model_id, self.fits,
+                         n, np.round(theta, 3).tolist())
+            return install
+        return job
 
     def reset(self, seed: int) -> None:
         """Forget the buffer, the fitted model and the interventions' counts (a new run)."""
         self._buf: list[tuple[np.ndarray, np.ndarray]] = []
         self._seen = LRU(4096)
-        self._new, self.fits = 0, 0
+        self._new, self.fits, self.retrain_due, self._fitting = 0, 0, False, False
         self.swaps = SwapInterventions(self.show_k, self.swap_rate, seed) if self.swap_rate > 0 else None
         self.ranker.load_state_dict({})
 

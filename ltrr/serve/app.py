@@ -4,8 +4,9 @@ Endpoints: ``POST /search``, ``POST /feedback`` (token-gated when a token is set
 ``GET /metrics`` (Prometheus text), ``GET /arms``, ``POST /admin/snapshot`` and ``POST /admin/retrain-ranker``
 (token-gated), and the demo page at
 ``/`` (see :mod:`ltrr.serve.page`). One lock serialises every use of the pipeline, so ``/search`` and ``/feedback``
-run inline on the event loop (in arrival order, without a hop to a worker thread); the policy's retraining and the
-automatic snapshots run on worker threads (:mod:`ltrr.serve.background`). Feedback is journaled and
+run inline on the event loop (in arrival order, without a hop to a worker thread); the policy's retraining, the
+learned ranker's scheduled refits and the automatic snapshots run on worker threads
+(:mod:`ltrr.serve.background`). Feedback is journaled and
 fsynced before it is applied and acknowledged (:class:`~ltrr.serve.journal.FeedbackJournal`), and is idempotent
 per impression. Bad input gets a 4xx whose body names the field (``{"detail": ..., "field": ...}``).
 """
@@ -59,8 +60,8 @@ class ServeSettings:
     max_body_bytes : int
         Larger request bodies get a 413.
     background_retrain : bool
-        Retrain the policy's network on a worker thread, off the lock searches take (see
-        :mod:`ltrr.serve.background`); False retrains inside the ``/feedback`` request that makes it due.
+        Retrain the policy's network and refit a learned rank stage on worker threads, off the lock searches take
+        (see :mod:`ltrr.serve.background`); False does both inside the ``/feedback`` request that makes them due.
     background_snapshot : bool
         Write automatic snapshots on a worker thread (the state is copied and the journal rotated under the lock);
         False writes them inside the ``/feedback`` request.
@@ -113,8 +114,9 @@ def create_app(pipeline: RetrievePipeline, docs: Mapping[str, Doc], settings: Se
     applied: OrderedDict[str, int] = journal.applied if journal is not None else OrderedDict()
     bucket = TokenBucket(cfg.feedback_rate, cfg.feedback_burst)
     stats = ArmStats(list(pipeline.arms))
-    retrainer = BackgroundRetrainer(pipeline.policy, lock) if cfg.background_retrain else None
-    app.state.retrainer = retrainer
+    retrainers = ([BackgroundRetrainer(pipeline.policy, lock, "retrain-policy"),
+                   BackgroundRetrainer(pipeline.reranker, lock, "retrain-ranker")] if cfg.background_retrain else [])
+    app.state.retrainer, app.state.rank_retrainer = retrainers or (None, None)
     snapshots = OffLockWorker("snapshot")
     app.state.snapshots = snapshots
     reg = CollectorRegistry()
@@ -238,7 +240,7 @@ def create_app(pipeline: RetrievePipeline, docs: Mapping[str, Doc], settings: Se
             labels = pipeline.apply(fb)
             del pending[req.impression_id]
             stats.clicked(item.intent, bool(clicked))
-            if retrainer is not None:
+            for retrainer in retrainers:
                 retrainer.maybe_start()
             if (journal is not None and cfg.snapshot_every and journal.since_snapshot >= cfg.snapshot_every
                     and not snapshots.busy):
@@ -276,6 +278,8 @@ def create_app(pipeline: RetrievePipeline, docs: Mapping[str, Doc], settings: Se
         rank = pipeline.reranker
         if rank is None or not hasattr(rank, "retrain"):
             raise _ApiError(409, "this pipeline has no learned rank stage (config rerank=ltr)")
+        if app.state.rank_retrainer is not None:
+            app.state.rank_retrainer.wait()  # a scheduled refit in flight installs first (it takes the lock)
         with lock:
             if not rank.n_lists:
                 raise _ApiError(409, "the learned rank stage has no clicked impression to learn from yet")

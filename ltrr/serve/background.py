@@ -1,8 +1,8 @@
 """Work a server does off the request path: policy retraining and snapshot writes.
 
 Both used to run inside ``/feedback``, under the lock every search also takes: a neural policy's retrain (about
-50 ms on 2 cores) and a snapshot write (about 15 ms, and hundreds when an fsync is slow) stalled every search
-arriving meanwhile. Here each takes the lock only to copy what it needs and, for a retrain, to install the result;
+50 ms on 2 cores), a learned ranker's refit (about 1 s) and a snapshot write (about 15 ms, and hundreds when an
+fsync is slow) stalled every search arriving meanwhile. Here each takes the lock only to copy what it needs and, for a retrain, to install the result;
 the slow part runs on a worker thread, one job of a kind at a time.
 """
 
@@ -62,23 +62,26 @@ class OffLockWorker:
 
 
 class BackgroundRetrainer:
-    """Retrains a policy that supports ``begin_retrain`` on a worker thread (see
-    :meth:`~ltrr.bandit.neural.NeuralLinearTSPolicy.begin_retrain`).
+    """Retrains a learner that supports ``begin_retrain`` on a worker thread: the policy (see
+    :meth:`~ltrr.bandit.neural.NeuralLinearTSPolicy.begin_retrain`) or the learned rank stage (see
+    :meth:`~ltrr.rerank.learned.LearnedReranker.begin_retrain`).
 
     Parameters
     ----------
-    policy : Policy
-        Switched to ``defer_retrain``; policies without ``begin_retrain`` are left alone (``enabled`` is False).
+    learner : object or None
+        Switched to ``defer_retrain``; one without ``begin_retrain`` (or None) is left alone (``enabled`` False).
     lock : threading.Lock
-        The lock that guards the policy (held by the caller of :meth:`maybe_start`; taken by the install step).
+        The lock that guards the learner (held by the caller of :meth:`maybe_start`; taken by the install step).
+    name : str
+        Worker thread and log label.
     """
 
-    def __init__(self, policy, lock: threading.Lock) -> None:
-        self.policy, self.lock = policy, lock
-        self.enabled = callable(getattr(policy, "begin_retrain", None))
-        self.worker = OffLockWorker("retrain")
+    def __init__(self, learner, lock: threading.Lock, name: str = "retrain") -> None:
+        self.learner, self.lock = learner, lock
+        self.enabled = callable(getattr(learner, "begin_retrain", None))
+        self.worker = OffLockWorker(name)
         if self.enabled:
-            policy.defer_retrain = True
+            learner.defer_retrain = True
 
     @property
     def completed(self) -> int:
@@ -89,10 +92,10 @@ class BackgroundRetrainer:
         return self.worker.failed
 
     def maybe_start(self) -> bool:
-        """Start the policy's due retrain unless one is running; call under ``lock``. Returns whether it started."""
-        if not self.enabled or not self.policy.retrain_due or self.worker.busy:
+        """Start the learner's due retrain unless one is running; call under ``lock``. Returns whether it started."""
+        if not self.enabled or not self.learner.retrain_due or self.worker.busy:
             return False
-        job = self.policy.begin_retrain()
+        job = self.learner.begin_retrain()
 
         def run() -> None:
             install = job()
@@ -101,5 +104,5 @@ class BackgroundRetrainer:
         return self.worker.submit(run)
 
     def wait(self, timeout: float | None = None) -> None:
-        """Block until the running retrain (if any) has installed its network."""
+        """Block until the running retrain (if any) has installed its result."""
         self.worker.wait(timeout)

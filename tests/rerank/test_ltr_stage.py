@@ -60,14 +60,18 @@ def test_server_retrains_on_demand(tiny_world):
     pol = build.build_policy(cfg, "uniform", list(arms), feat.dim, 0)
     pipe = build.build_pipeline(cfg, arms, feat, pol, rr)
     pipe.reset(0)
-    client = TestClient(create_app(pipe, tiny_world.by_id))
+    app = create_app(pipe, tiny_world.by_id)
+    client = TestClient(app)
+    assert rr.defer_retrain  # scheduled refits run on a worker thread, off the search lock
     assert client.post("/admin/retrain-ranker").status_code == 409  # nothing learned yet
     for i in range(12):
         r = client.post("/search", json={"query": tiny_world.docs[i].title, "k": 10}).json()
         fb = client.post("/feedback", json={"impression_id": r["impression_id"],
                                             "clicked": [r["results"][-1]["doc_id"]]})
         assert fb.status_code == 200
-    assert rr.n_lists == 12 and rr.fits == 1  # first fit at min_lists = 10
+    app.state.rank_retrainer.wait(60)
+    assert rr.n_lists == 12 and rr.fits == 1  # first fit at min_lists = 10, once (not again while in flight)
+    assert app.state.rank_retrainer.completed == 1 and app.state.rank_retrainer.failed == 0
     got = client.post("/admin/retrain-ranker")
     assert got.status_code == 200 and got.json() == {"fits": 2, "lists": 12}
     plain = build.build_pipeline(cfg, arms, feat, build.build_policy(cfg, "uniform", list(arms), feat.dim, 0))

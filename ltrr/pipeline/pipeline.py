@@ -106,6 +106,11 @@ class Feedback:
         Document ids shown to the user.
     clicked : list[str]
         Clicked document ids (distinct, in click order).
+    rank_features : numpy.ndarray, shape ``(k, n_rank_features)``, optional
+        What a learned rank stage saw of the first ``k`` shown documents (its features, in shown order), so that a
+        replay teaches it as the live feedback did; ``None`` without such a stage.
+    rank_top : int
+        The position the rank stage's swap intervention moved to the top (1: none).
     """
 
     query: Query
@@ -114,6 +119,8 @@ class Feedback:
     click_ranks: dict[str, float]
     shown: list[str]
     clicked: list[str]
+    rank_features: np.ndarray | None = None
+    rank_top: int = 1
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-able dict (non-finite ranks as ``null``; decision info kept where JSON-able scalars)."""
@@ -126,7 +133,9 @@ class Feedback:
                 "decision": {"allocation": list(self.decision.allocation), "propensity": self.decision.propensity,
                              "policy": self.decision.policy, "info": info},
                 "click_ranks": {k: (float(v) if np.isfinite(v) else None) for k, v in self.click_ranks.items()},
-                "shown": list(self.shown), "clicked": list(self.clicked)}
+                "shown": list(self.shown), "clicked": list(self.clicked),
+                **({} if self.rank_features is None else
+                   {"rank": {"X": np.asarray(self.rank_features, dtype=float).tolist(), "top": int(self.rank_top)}})}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> "Feedback":
@@ -137,7 +146,9 @@ class Feedback:
                    Decision(tuple(int(n) for n in dec["allocation"]), float(dec["propensity"]), str(dec["policy"]),
                             dict(dec.get("info") or {})),
                    {k: (np.inf if v is None else float(v)) for k, v in d["click_ranks"].items()},
-                   [str(x) for x in d["shown"]], [str(x) for x in d["clicked"]])
+                   [str(x) for x in d["shown"]], [str(x) for x in d["clicked"]],
+                   np.asarray(d["rank"]["X"], dtype=np.float32) if d.get("rank") else None,
+                   int(d["rank"]["top"]) if d.get("rank") else 1)
 
 
 class RetrievePipeline:
@@ -233,12 +244,21 @@ class RetrievePipeline:
                 raise ValueError(f"clicked ids not among the impression's shown results: {missing[:5]}")
             best = result.ranks[[row[d] for d in clicked]].min(axis=0) if clicked else np.full(len(result.arms),
                                                                                                np.inf)
-            return Feedback(result.query, np.asarray(result.context, dtype=float), result.decision,
-                            {n: float(r) for n, r in zip(result.arms, best)}, list(result.shown), clicked)
+            return self._with_rank(Feedback(result.query, np.asarray(result.context, dtype=float), result.decision,
+                                            {n: float(r) for n, r in zip(result.arms, best)}, list(result.shown),
+                                            clicked))
         ranks = {n: float(min((r.rank_of(d) or np.inf for d in clicked), default=np.inf))
                  for n, r in result.arm_results.items()}
-        return Feedback(result.query, np.asarray(result.context, dtype=float), result.decision, ranks,
-                        result.shown(self.show_k if shown_k is None else shown_k), clicked)
+        return self._with_rank(Feedback(result.query, np.asarray(result.context, dtype=float), result.decision, ranks,
+                                        result.shown(self.show_k if shown_k is None else shown_k), clicked))
+
+    def _with_rank(self, fb: Feedback) -> Feedback:
+        """``fb`` with the learned rank stage's view of its shown documents, when there is one."""
+        seen = getattr(self.reranker, "impression_features", None)
+        got = seen(fb.query.id, fb.shown) if seen is not None else None
+        if got is not None:
+            fb.rank_features, fb.rank_top = got
+        return fb
 
     def apply(self, fb: Feedback) -> DepthLabels:
         """Teach the policy, the learning arms and the featurizer's dynamic features from one :class:`Feedback`."""
@@ -255,7 +275,8 @@ class RetrievePipeline:
             observe(fb.query, fb.click_ranks, bool(fb.clicked))
         learn = getattr(self.reranker, "observe", None)
         if learn is not None:  # a learned rank stage: its impressions and clicks (retrained on its schedule)
-            learn(fb.query, fb.shown, fb.clicked)
+            learn(fb.query, fb.shown, fb.clicked,
+                  None if fb.rank_features is None else (fb.rank_features, fb.rank_top))
         return labels
 
     def feedback(self, result: SearchResult, clicked: Sequence[str]) -> DepthLabels:

@@ -103,19 +103,32 @@ class LearnedReranker:
             return self.swaps.estimate()
         return pbm_examination(self.show_k, self.eta)
 
-    def observe(self, query: Query, shown: Sequence[str], clicked: Sequence[str]) -> bool:
-        """Learn from the clicks on an impression this reranker ordered; returns whether the ranker was refitted.
-
-        Impressions it did not order (unknown query id, or a different shown list) are ignored.
-        """
-        seen = self._seen.get(query.id)
+    def impression_features(self, query_id: str, shown: Sequence[str]) -> tuple[np.ndarray, int] | None:
+        """The features of the shown documents of an impression this reranker ordered, shape ``(k, d)`` with
+        ``k = min(len(shown), show_k)``, and the position its swap intervention moved to the top; ``None`` for an
+        impression it did not order (unknown query id, or another shown list)."""
+        seen = self._seen.get(query_id)
         if seen is None:
-            return False
+            return None
         ids, X, top = seen
         k = min(len(shown), self.show_k, len(ids))
         if list(shown[:k]) != ids[:k]:
+            return None
+        return X[:k].copy(), int(top)
+
+    def observe(self, query: Query, shown: Sequence[str], clicked: Sequence[str],
+                features: tuple[np.ndarray, int] | None = None) -> bool:
+        """Learn from the clicks on an impression this reranker ordered; returns whether the ranker was refitted.
+
+        ``features``: the impression's :meth:`impression_features`, when replayed from a journal; otherwise they
+        are looked up. Impressions it did not order (unknown query id, or a different shown list) are ignored.
+        """
+        got = features if features is not None else self.impression_features(query.id, shown)
+        if got is None:
             return False
-        clicks = np.array([d in set(clicked) for d in ids[:k]], dtype=float)
+        X, top = got
+        k = len(X)
+        clicks = np.array([d in set(clicked) for d in shown[:k]], dtype=float)
         if self.swaps is not None:
             self.swaps.record(top, bool(clicks[top - 1]) if top <= k else False)
         if not clicks.any():

@@ -1,5 +1,6 @@
 """Durability of served feedback: snapshot + journal replay applies every acknowledged event again (the learned
-state matches the live one), idempotency survives a restart, a torn last line is cut, corruption is named.
+state matches the live one, the learned rank stage's training buffer included: the journal carries its features),
+idempotency survives a restart, a torn last line is cut, corruption is named.
 
 Replay re-applies feedback, not searches: the policy's decision counter and RNG (advanced by the searches after
 the snapshot) are not part of the comparison, and the neural policy's network (retrained on a schedule of
@@ -31,7 +32,8 @@ def learned(state, policy):
     """The part of a pipeline state that feedback alone determines."""
     pol = state["policy"]
     pol = {"buffer": pol["buffer"]} if policy == "neural_linear_ts" else {k: v for k, v in pol.items() if k != "t"}
-    return {"policy": pol, "arms": state["arms"], "featurizer": state["featurizer"]}
+    rank = {k: v for k, v in state["reranker"].items() if k in ("X", "clicks", "sizes", "swaps")}
+    return {"policy": pol, "arms": state["arms"], "featurizer": state["featurizer"], "reranker": rank}
 
 
 def serve_some(run_dir, state_dir, policy):
@@ -57,6 +59,7 @@ def test_snapshot_plus_replay_restores_the_live_state(run, tmp_path, policy):
     live, impressions = serve_some(run[0], tmp_path, policy)
     lines = (tmp_path / "journal.jsonl").read_text().splitlines()
     assert len(lines) == len(QUERIES) - 3  # the snapshot emptied the journal
+    assert len(live.state_dict()["reranker"]["sizes"]) >= 3  # the learned rank stage buffered clicked impressions
     restored, docs = load_pipeline(run[0], policy)
     journal = FeedbackJournal(tmp_path)
     rec = journal.recover(restored)

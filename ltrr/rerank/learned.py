@@ -146,35 +146,39 @@ class LearnedReranker:
             return True
         return False
 
-    def _training_data(self) -> tuple[ListData, np.ndarray]:
-        """The buffered impressions as IPS-weighted lists, and the propensities used."""
+    def _training_lists(self) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
+        """The buffered impressions (a new list of the same, never modified, arrays) and the propensities now."""
         if not self._buf:
             raise ValueError("no clicked impression to learn from yet")
-        theta = self.propensities()
+        return list(self._buf), self.propensities()
+
+    def _training_data(self, lists: list[tuple[np.ndarray, np.ndarray]], theta: np.ndarray) -> ListData:
+        """The impressions as IPS-weighted lists."""
         table = ips_weights(np.arange(1, self.show_k + 1), theta, self.clip)  # weight per position, once
-        w = [table[:len(c)] for _, c in self._buf]
-        return ListData.from_lists([x for x, _ in self._buf], [c for _, c in self._buf], w), theta
+        return ListData.from_lists([x for x, _ in lists], [c for _, c in lists], [table[:len(c)] for _, c in lists])
 
     def retrain(self) -> None:
         """Refit the ranker on the buffered impressions (IPS-weighted with :meth:`propensities`)."""
-        data, theta = self._training_data()
-        self.ranker.fit(data)
+        lists, theta = self._training_lists()
+        self.ranker.fit(self._training_data(lists, theta))
         self._new, self.fits = 0, self.fits + 1
         log.info("%s: refit %d on %d clicked impressions (θ %s)", self.model_id, self.fits, len(self._buf),
                  np.round(theta, 3).tolist())
 
     def begin_retrain(self) -> Callable[[], Callable[[], None]]:
         """Refitting off a server's lock (``defer_retrain``), as
-        :meth:`~ltrr.bandit.neural.NeuralLinearTSPolicy.begin_retrain`: under the lock, build the training lists
-        and copy the ranker; the returned job fits the copy without the lock and returns the ``install`` step
-        (under the lock again) that puts it in place. Searches meanwhile use the previous model."""
+        :meth:`~ltrr.bandit.neural.NeuralLinearTSPolicy.begin_retrain`: under the lock, take the buffered
+        impressions and copy the ranker; the returned job fits the copy without the lock and returns the
+        ``install`` step (under the lock again) that puts it in place. Only the list of buffered impressions is
+        copied under the lock; the training lists are built in the job. Searches meanwhile use the previous
+        model."""
         self.retrain_due = False
-        data, theta = self._training_data()
-        fresh, n, self._new, self._fitting = copy.deepcopy(self.ranker), len(self._buf), 0, True
+        lists, theta = self._training_lists()
+        fresh, n, self._new, self._fitting = copy.deepcopy(self.ranker), len(lists), 0, True
 
         def job() -> Callable[[], None]:
             try:
-                fresh.fit(data)
+                fresh.fit(self._training_data(lists, theta))
             except Exception:
                 self._fitting = False
                 raise

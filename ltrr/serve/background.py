@@ -1,9 +1,9 @@
-"""Work a server does off the request path: policy retraining and snapshot writes.
+"""Work a server does off the request path: policy and ranker retraining, snapshot writes.
 
-Both used to run inside ``/feedback``, under the lock every search also takes: a neural policy's retrain (about
+All used to run inside ``/feedback``, under the lock every search also takes: a neural policy's retrain (about
 50 ms on 2 cores), a learned ranker's refit (about 1 s) and a snapshot write (about 15 ms, and hundreds when an
-fsync is slow) stalled every search arriving meanwhile. Here each takes the lock only to copy what it needs and, for a retrain, to install the result;
-the slow part runs on a worker thread, one job of a kind at a time.
+fsync is slow) stalled every search arriving meanwhile. Here each takes the lock only to copy what it needs and,
+for a retrain, to install the result; the slow part runs on a worker thread, one job of a kind at a time.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ posterior statistics are rebuilt from scratch (BANDIT.md §1-2).
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 from typing import Any, Callable, Mapping, Sequence
@@ -309,8 +310,7 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
         """
         self.retrain_due = False
         inp, arm, y, w = (a.copy() for a in self.buffer.view())
-        net = _Net(self.n_in, self.hidden, self._n_units(), self.init_scale, torch.Generator())
-        net.load_state_dict(self.net.state_dict())
+        net = copy.deepcopy(self.net)
         opt = torch.optim.RMSprop(net.parameters(), lr=self.lr)
         opt.load_state_dict(self.opt.state_dict())
         step0, rng = self.step, np.random.default_rng(self.rng.integers(2**63))

@@ -244,17 +244,13 @@ class RetrievePipeline:
                 raise ValueError(f"clicked ids not among the impression's shown results: {missing[:5]}")
             best = result.ranks[[row[d] for d in clicked]].min(axis=0) if clicked else np.full(len(result.arms),
                                                                                                np.inf)
-            return self._with_rank(Feedback(result.query, np.asarray(result.context, dtype=float), result.decision,
-                                            {n: float(r) for n, r in zip(result.arms, best)}, list(result.shown),
-                                            clicked))
-        ranks = {n: float(min((r.rank_of(d) or np.inf for d in clicked), default=np.inf))
-                 for n, r in result.arm_results.items()}
-        return self._with_rank(Feedback(result.query, np.asarray(result.context, dtype=float), result.decision, ranks,
-                                        result.shown(self.show_k if shown_k is None else shown_k), clicked))
-
-    def _with_rank(self, fb: Feedback) -> Feedback:
-        """``fb`` with the learned rank stage's view of its shown documents, when there is one."""
-        seen = getattr(self.reranker, "impression_features", None)
+            ranks, shown = {n: float(r) for n, r in zip(result.arms, best)}, list(result.shown)
+        else:
+            ranks = {n: float(min((r.rank_of(d) or np.inf for d in clicked), default=np.inf))
+                     for n, r in result.arm_results.items()}
+            shown = result.shown(self.show_k if shown_k is None else shown_k)
+        fb = Feedback(result.query, np.asarray(result.context, dtype=float), result.decision, ranks, shown, clicked)
+        seen = getattr(self.reranker, "impression_features", None)  # what a learned rank stage saw of them
         got = seen(fb.query.id, fb.shown) if seen is not None else None
         if got is not None:
             fb.rank_features, fb.rank_top = got

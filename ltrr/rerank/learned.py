@@ -114,7 +114,7 @@ class LearnedReranker:
         k = min(len(shown), self.show_k, len(ids))
         if list(shown[:k]) != ids[:k]:
             return None
-        return X[:k].copy(), int(top)
+        return X[:k], int(top)  # never modified in place; observe copies what it keeps
 
     def observe(self, query: Query, shown: Sequence[str], clicked: Sequence[str],
                 features: tuple[np.ndarray, int] | None = None) -> bool:
@@ -128,7 +128,8 @@ class LearnedReranker:
             return False
         X, top = got
         k = len(X)
-        clicks = np.array([d in set(clicked) for d in shown[:k]], dtype=float)
+        chosen = set(clicked)
+        clicks = np.array([d in chosen for d in shown[:k]], dtype=float)
         if self.swaps is not None:
             self.swaps.record(top, bool(clicks[top - 1]) if top <= k else False)
         if not clicks.any():

@@ -30,10 +30,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ltrr.pipeline.pipeline import Impression, RetrievePipeline
+from ltrr.serve.background import BackgroundRetrainer, OffLockWorker
 from ltrr.serve.journal import FeedbackJournal
 from ltrr.serve.limits import BodyLimitMiddleware, TokenBucket
 from ltrr.serve.page import PAGE
-from ltrr.serve.background import BackgroundRetrainer, OffLockWorker
 from ltrr.serve.schemas import (ArmHit, ErrorResponse, FeedbackRequest, FeedbackResponse, Hit, SearchRequest,
                                 SearchResponse)
 from ltrr.serve.stats import ArmStats

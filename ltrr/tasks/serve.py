@@ -34,12 +34,13 @@ def load_pipeline(run_dir: Path | str, policy: str) -> tuple[RetrievePipeline, d
     if policy not in cfg.policies:
         raise ValueError(f"config 'policy': {policy!r} is not in the run's policies {list(cfg.policies)}")
     world = build.build_world(cfg)
-    arms = build.build_arms(cfg, world.docs, build.user_histories(world))
+    histories = build.user_histories(world)
+    arms = build.build_arms(cfg, world.docs, histories)
     featurizer = build.build_featurizer(arms, world.docs, cfg.get("arm_stats"), cfg.get("context"))
     seed = int(cfg.seeds[0])
     pol = build.build_policy(cfg, policy, list(arms), featurizer.dim, seed)
-    pipeline = build.build_pipeline(cfg, arms, featurizer, pol, build.build_reranker(
-        cfg, world.docs, arms, build.user_histories(world)))
+    pipeline = build.build_pipeline(cfg, arms, featurizer, pol,
+                                    build.build_reranker(cfg, world.docs, arms, histories))
     pipeline.reset(seed)
     state = run_dir / "state" / f"{policy}_seed{seed}" / "state.npz"
     if state.is_file():

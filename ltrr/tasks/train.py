@@ -45,11 +45,11 @@ def _run_one(cfg, ctx, policy_name: str, seed: int, stream, cache, run_dir: Path
 
 def _context(cfg: DictConfig) -> dict:
     world = build.build_world(cfg)
-    arms = build.build_arms(cfg, world.docs, build.user_histories(world))
+    histories = build.user_histories(world)
+    arms = build.build_arms(cfg, world.docs, histories)
     featurizer = build.build_featurizer(arms, world.docs, cfg.get("arm_stats"), cfg.get("context"))
-    return {"world": world, "arms": arms, "featurizer": featurizer,
-            "click_model": instantiate(cfg.click_model), "reranker": build.build_reranker(
-                cfg, world.docs, arms, build.user_histories(world))}
+    return {"world": world, "arms": arms, "featurizer": featurizer, "click_model": instantiate(cfg.click_model),
+            "reranker": build.build_reranker(cfg, world.docs, arms, histories)}
 
 
 def _summary(cfg: DictConfig, results: dict, n_docs: int, seconds: float) -> dict:

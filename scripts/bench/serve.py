@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -176,11 +177,30 @@ async def _post(session, path: str, body: dict) -> dict:
         return await resp.json()
 
 
-def _stage_summary(stages: list[dict]) -> dict:
-    """Server p50 and p99 per pipeline stage from the responses' ``stage_ms``."""
+async def _warm_up(session, queries: list[str], n: int, seed: int) -> None:
+    rng = random.Random(seed)
+    for _ in range(n):
+        await _post(session, "/search", {"query": rng.choice(queries), "k": 10})
+
+
+async def _click(session, body: dict, rng: random.Random) -> None:
+    """Feedback on a search: a click on one of its results, chosen by ``rng``."""
+    await _post(session, "/feedback", {"impression_id": body["impression_id"],
+                                       "clicked": [rng.choice(body["results"])["doc_id"]]})
+
+
+def _latency_summary(search_s: list[float], feedback_s: list[float], stages: list[dict]) -> dict:
+    """Client-side p50/p99/mean of ``/search`` and p50/p99 of ``/feedback`` (ms), and the server's p50 and p99 per
+    pipeline stage from the responses' ``stage_ms``."""
+    ms = np.array(search_s) * 1e3
+    fms = np.array(feedback_s) * 1e3 if feedback_s else np.array([np.nan])
     names = sorted({k for s in stages for k in s})
-    return {f"stage_{q}_ms": {k: round(float(np.percentile([s.get(k, 0.0) for s in stages], pct)), 3) for k in names}
-            for q, pct in (("p50", 50), ("p99", 99))}
+    return {"searches": len(ms), "p50_ms": round(float(np.percentile(ms, 50)), 2),
+            "p99_ms": round(float(np.percentile(ms, 99)), 2), "mean_ms": round(float(ms.mean()), 2),
+            "feedback": len(feedback_s), "feedback_p50_ms": round(float(np.nanpercentile(fms, 50)), 2),
+            "feedback_p99_ms": round(float(np.nanpercentile(fms, 99)), 2),
+            **{f"stage_{q}_ms": {k: round(float(np.percentile([s.get(k, 0.0) for s in stages], pct)), 3)
+                                 for k in names} for q, pct in (("p50", 50), ("p99", 99))}}
 
 
 async def load(url: str, queries: list[str], duration: float, concurrency: int, feedback_share: float,
@@ -190,9 +210,7 @@ async def load(url: str, queries: list[str], duration: float, concurrency: int, 
 
     search_s, feedback_s, stages = [], [], []
     async with aiohttp.ClientSession(url) as session:
-        rng = random.Random(seed)
-        for _ in range(warmup):
-            await _post(session, "/search", {"query": rng.choice(queries), "k": 10})
+        await _warm_up(session, queries, warmup, seed)
         stop = time.perf_counter() + duration
 
         async def worker(i: int) -> None:
@@ -204,21 +222,14 @@ async def load(url: str, queries: list[str], duration: float, concurrency: int, 
                 stages.append(body["stage_ms"])
                 if body["results"] and r.random() < feedback_share:
                     t0 = time.perf_counter()
-                    await _post(session, "/feedback", {"impression_id": body["impression_id"],
-                                             "clicked": [r.choice(body["results"])["doc_id"]]})
+                    await _click(session, body, r)
                     feedback_s.append(time.perf_counter() - t0)
 
         t0 = time.perf_counter()
         await asyncio.gather(*(worker(i) for i in range(concurrency)))
         wall = time.perf_counter() - t0
-    ms = np.array(search_s) * 1e3
-    fms = np.array(feedback_s) * 1e3 if feedback_s else np.array([np.nan])
-    return {"concurrency": concurrency, "duration_s": round(wall, 2), "searches": len(ms),
-            "rps": round(len(ms) / wall, 2), "p50_ms": round(float(np.percentile(ms, 50)), 2),
-            "p99_ms": round(float(np.percentile(ms, 99)), 2), "mean_ms": round(float(ms.mean()), 2),
-            "feedback": len(feedback_s), "feedback_p50_ms": round(float(np.nanpercentile(fms, 50)), 2),
-            "feedback_p99_ms": round(float(np.nanpercentile(fms, 99)), 2),
-            **_stage_summary(stages)}
+    return {"concurrency": concurrency, "duration_s": round(wall, 2), "rps": round(len(search_s) / wall, 2),
+            **_latency_summary(search_s, feedback_s, stages)}
 
 
 async def open_loop(url: str, queries: list[str], rate: float, duration: float, feedback_share: float,
@@ -241,9 +252,7 @@ async def open_loop(url: str, queries: list[str], rate: float, duration: float, 
     lat, lag, arrived, stages, feedback_s, in_flight = [], [], [], [], [], []
     flight = 0
     async with aiohttp.ClientSession(url, connector=aiohttp.TCPConnector(limit=256)) as session:
-        r0 = random.Random(seed)
-        for _ in range(warmup):
-            await _post(session, "/search", {"query": r0.choice(queries), "k": 10})
+        await _warm_up(session, queries, warmup, seed)
 
         async def one(i: int, due: float) -> None:
             nonlocal flight
@@ -261,8 +270,7 @@ async def open_loop(url: str, queries: list[str], rate: float, duration: float, 
             arrived.append(due - t0)
             stages.append(body["stage_ms"])
             if body["results"] and r.random() < feedback_share:
-                await _post(session, "/feedback", {"impression_id": body["impression_id"],
-                                         "clicked": [r.choice(body["results"])["doc_id"]]})
+                await _click(session, body, r)
                 feedback_s.append(time.perf_counter() - now)
 
         tasks = []
@@ -277,22 +285,17 @@ async def open_loop(url: str, queries: list[str], rate: float, duration: float, 
         await asyncio.gather(*tasks)
         wall = time.perf_counter() - t0
     ms, at = np.array(lat) * 1e3, np.array(arrived)
-    fms = np.array(feedback_s) * 1e3 if feedback_s else np.array([np.nan])
     halves = [ms[at < duration / 2], ms[at >= duration / 2]]
     p50_halves = [round(float(np.percentile(h, 50)), 2) if len(h) else float("nan") for h in halves]
     offered = len(arrivals) / duration
     return {"mode": "open loop (Poisson arrivals)", "offered_rps": rate, "arrivals_per_s": round(offered, 2),
-            "duration_s": round(wall, 2), "searches": len(ms), "rps": round(len(ms) / wall, 2),
-            "p50_ms": round(float(np.percentile(ms, 50)), 2), "p99_ms": round(float(np.percentile(ms, 99)), 2),
-            "mean_ms": round(float(ms.mean()), 2), "p50_ms_halves": p50_halves,
+            "duration_s": round(wall, 2), "rps": round(len(ms) / wall, 2), **_latency_summary(lat, feedback_s, stages),
+            "p50_ms_halves": p50_halves,
             "send_lag_p50_ms": round(float(np.percentile(lag, 50)) * 1e3, 2),
             "send_lag_p99_ms": round(float(np.percentile(lag, 99)) * 1e3, 2),
             "max_in_flight": int(max(in_flight)),
             "overlapping_share": round(float(np.mean(np.array(in_flight) > 1)), 3),
-            "sustained": bool(len(ms) / wall >= 0.95 * offered and p50_halves[1] <= 1.5 * p50_halves[0]),
-            "feedback": len(feedback_s), "feedback_p50_ms": round(float(np.nanpercentile(fms, 50)), 2),
-            "feedback_p99_ms": round(float(np.nanpercentile(fms, 99)), 2),
-            **_stage_summary(stages)}
+            "sustained": bool(len(ms) / wall >= 0.95 * offered and p50_halves[1] <= 1.5 * p50_halves[0])}
 
 
 async def writers(url: str, queries: list[str], n: int, acked: dict, seed: int, deadline: float) -> int:
@@ -420,6 +423,19 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
+@contextlib.contextmanager
+def fresh_server(args, state: Path, out: dict):
+    """A server on an empty state folder for the duration of the block (its start-up time goes to ``out``)."""
+    shutil.rmtree(state, ignore_errors=True)
+    state.mkdir(parents=True)
+    server = Server(args, state)
+    try:
+        out["start_seconds"] = round(server.start(), 1)
+        yield server
+    finally:
+        server.stop()
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -437,32 +453,18 @@ def main(argv: list[str] | None = None) -> dict:
     cfg, doc_list, queries = catalogue(args)  # the pipeline itself is built by the server process
     out["docs"], out["arms"] = len(doc_list), list(cfg.arms)
     if "load" in args.parts:
-        state = work / "load_state"
-        shutil.rmtree(state, ignore_errors=True)
-        state.mkdir(parents=True)
-        server = Server(args, state)
-        try:
-            out["start_seconds"] = round(server.start(), 1)
+        with fresh_server(args, work / "load_state", out) as server:
             out[args.search_key] = asyncio.run(load(server.url, queries, args.duration, args.concurrency,
                                                     args.feedback_share, args.warmup, args.seed))
             out[args.search_key].update(rerank=out["rerank"], dense_backend=out["dense_backend"],
                                         parallel_arms=out["parallel_arms"])
-        finally:
-            server.stop()
     if "openloop" in args.parts:
-        state = work / "openloop_state"
-        shutil.rmtree(state, ignore_errors=True)
-        state.mkdir(parents=True)
-        server = Server(args, state)
         runs = []
-        try:
-            out["start_seconds"] = round(server.start(), 1)
+        with fresh_server(args, work / "openloop_state", out) as server:
             for i, rate in enumerate(args.rates):
                 runs.append(asyncio.run(open_loop(server.url, queries, rate, args.duration, args.feedback_share,
                                                   args.warmup, args.seed + i)))
                 log.info("open loop %.0f/s: %s", rate, {k: runs[-1][k] for k in ("rps", "p50_ms", "p99_ms")})
-        finally:
-            server.stop()
         ok = [r["offered_rps"] for r in runs if r["sustained"] and r["p50_ms"] <= 15 and r["p99_ms"] <= 50]
         out[args.search_key] = {"runs": runs, "rerank": out["rerank"], "dense_backend": out["dense_backend"],
                                 "parallel_arms": out["parallel_arms"],

@@ -156,7 +156,8 @@ class LearnedReranker:
     def _training_data(self, lists: list[tuple[np.ndarray, np.ndarray]], theta: np.ndarray) -> ListData:
         """The impressions as IPS-weighted lists."""
         table = ips_weights(np.arange(1, self.show_k + 1), theta, self.clip)  # weight per position, once
-        return ListData.from_lists([x for x, _ in lists], [c for _, c in lists], [table[:len(c)] for _, c in lists])
+        return ListData.from_lists([x for x, _ in lists], [c for _, c in lists], [table[:len(c)] for _, c in lists],
+                                   [np.arange(1, len(c) + 1) for _, c in lists])
 
     def retrain(self) -> None:
         """Refit the ranker on the buffered impressions (IPS-weighted with :meth:`propensities`)."""

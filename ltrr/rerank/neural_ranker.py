@@ -48,9 +48,10 @@ class NeuralListwiseRanker(Ranker):
         layers.append(torch.nn.Linear(d, 1))
         return torch.nn.Sequential(*layers)
 
-    def fit(self, data: ListData) -> "NeuralListwiseRanker":
-        t0 = time.perf_counter()
-        gen = torch.Generator().manual_seed(self.seed)
+    def _padded(self, data: ListData) -> tuple[ListData, dict[str, torch.Tensor]]:
+        """Standardise the features (statistics kept for scoring), build a fresh network and pad the lists with a
+        positive gain: ``X`` ``(Q, L, F)``; ``g``, ``w``, the mask ``m`` and each slot's row of the kept lists ``idx``,
+        ``(Q, L)``. Returns the kept lists and those tensors."""
         torch.manual_seed(self.seed)
         self.mean = data.X.mean(axis=0)
         std = data.X.std(axis=0)
@@ -62,14 +63,24 @@ class NeuralListwiseRanker(Ranker):
             raise ValueError("no list with a positive gain to learn from")
         sub = data.subset(keep)
         idx, mask = sub.padded_index()
+        safe = np.maximum(idx, 0)
         X = torch.from_numpy(((sub.X - self.mean) / self.std).astype(np.float32))
-        Xp = X[torch.from_numpy(np.maximum(idx, 0))]                              # (Q, L, F)
-        g = torch.from_numpy(np.where(mask, sub.gains[np.maximum(idx, 0)], 0.0).astype(np.float32))
-        w = torch.from_numpy(np.where(mask, sub.weights[np.maximum(idx, 0)], 0.0).astype(np.float32))
-        m = torch.from_numpy(mask)
+        return sub, {"X": X[torch.from_numpy(safe)],
+                     "g": torch.from_numpy(np.where(mask, sub.gains[safe], 0.0).astype(np.float32)),
+                     "w": torch.from_numpy(np.where(mask, sub.weights[safe], 0.0).astype(np.float32)),
+                     "m": torch.from_numpy(mask), "idx": torch.from_numpy(safe)}
+
+    def _epochs(self, n_lists: int) -> int:
+        """Epochs so that training takes at least ``min_steps`` optimiser steps."""
+        return max(self.epochs, -(-self.min_steps // -(-n_lists // self.batch)))
+
+    def fit(self, data: ListData) -> "NeuralListwiseRanker":
+        t0 = time.perf_counter()
+        gen = torch.Generator().manual_seed(self.seed)
+        _, t = self._padded(data)
+        Xp, g, w, m = t["X"], t["g"], t["w"], t["m"]
         opt = torch.optim.Adam(self.net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        per_epoch = -(-len(Xp) // self.batch)
-        epochs = max(self.epochs, -(-self.min_steps // per_epoch))
+        epochs = self._epochs(len(Xp))
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
         for _ in range(epochs):
             for b in torch.randperm(len(Xp), generator=gen).split(self.batch):

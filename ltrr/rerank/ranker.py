@@ -22,12 +22,16 @@ class ListData:
         Relevance grades (full information) or clicks.
     weights : numpy.ndarray, shape ``(n,)``
         Per-item weights: ``1 / θ_position`` for IPS, 1 otherwise.
+    positions : numpy.ndarray of int, shape ``(n,)``, optional
+        1-based display position of each row in its impression (click lists); rankers that estimate
+        propensities themselves (:class:`~ltrr.rerank.dla.DualLearningRanker`) need them.
     """
 
     X: np.ndarray
     offsets: np.ndarray
     gains: np.ndarray
     weights: np.ndarray
+    positions: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.X)
@@ -36,6 +40,8 @@ class ListData:
         if len(self.gains) != n or len(self.weights) != n:
             raise ValueError(f"gains ({len(self.gains)}) and weights ({len(self.weights)}) need one entry per row "
                              f"({n})")
+        if self.positions is not None and (len(self.positions) != n or np.any(np.asarray(self.positions) < 1)):
+            raise ValueError(f"positions need one 1-based entry per row ({n})")
 
     @property
     def n_lists(self) -> int:
@@ -43,7 +49,8 @@ class ListData:
 
     @classmethod
     def from_lists(cls, X: Sequence[np.ndarray], gains: Sequence[np.ndarray],
-                   weights: Sequence[np.ndarray] | None = None) -> "ListData":
+                   weights: Sequence[np.ndarray] | None = None,
+                   positions: Sequence[np.ndarray] | None = None) -> "ListData":
         """Concatenate per-list arrays (``X[q]``: ``(n_q, F)``)."""
         sizes = [len(x) for x in X]
         offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
@@ -51,7 +58,10 @@ class ListData:
         cat = np.concatenate(X).astype(np.float32) if X else np.zeros((0, F), np.float32)
         g = np.concatenate(gains).astype(float) if X else np.zeros(0)
         w = np.concatenate(weights).astype(float) if weights is not None and X else np.ones(len(cat))
-        return cls(cat, offsets, g, w)
+        pos = None
+        if positions is not None:
+            pos = np.concatenate(positions).astype(np.int64) if X else np.zeros(0, np.int64)
+        return cls(cat, offsets, g, w, pos)
 
     def padded_index(self) -> tuple[np.ndarray, np.ndarray]:
         """Row index of each list slot, ``(Q, L)`` with ``L`` the longest list (``-1`` pads), and the mask."""
@@ -67,7 +77,8 @@ class ListData:
         parts = [np.arange(self.offsets[q], self.offsets[q + 1]) for q in lists]
         rows = np.concatenate(parts) if parts else np.zeros(0, dtype=int)
         offsets = np.concatenate([[0], np.cumsum([len(p) for p in parts])]).astype(np.int64)
-        return ListData(self.X[rows], offsets, self.gains[rows], self.weights[rows])
+        return ListData(self.X[rows], offsets, self.gains[rows], self.weights[rows],
+                        self.positions[rows] if self.positions is not None else None)
 
 
 class Ranker(ABC):

@@ -111,15 +111,17 @@ def click_lists(log_: ClickLog, features: Sequence[np.ndarray], propensities: np
     Returns
     -------
     ListData
-        Gains are the clicks; impressions without a click carry no preference and are left out.
+        Gains are the clicks, with each row's display position; impressions without a click carry no preference
+        and are left out.
     """
     keep = np.flatnonzero(log_.clicks.any(axis=1))
     k = log_.items.shape[1]
     table = ips_weights(np.arange(1, k + 1), propensities, clip) if propensities is not None else np.ones(k)
-    X, g, w = [], [], []
+    X, g, w, P = [], [], [], []
     for t in keep:
         shown = log_.items[t] >= 0
         pos = np.flatnonzero(shown) + 1
+        P.append(pos)
         X.append(features[log_.query[t]][log_.items[t][shown]])
         g.append(log_.clicks[t][shown].astype(float))
         if item_propensities is not None:
@@ -127,7 +129,7 @@ def click_lists(log_: ClickLog, features: Sequence[np.ndarray], propensities: np
             w.append(np.minimum(1.0 / np.maximum(rho, 1e-12), clip if clip is not None else np.inf))
         else:
             w.append(table[pos - 1])
-    return ListData.from_lists(X, g, w)
+    return ListData.from_lists(X, g, w, P)
 
 
 def aggregated_click_lists(log_: ClickLog, features: Sequence[np.ndarray], propensities: np.ndarray | None = None,

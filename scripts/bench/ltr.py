@@ -17,7 +17,10 @@ of them) estimates the examination propensities. Rankers, all scored by nDCG@10 
   logger can reveal (what is left above it is item-selection bias, which position debiasing cannot remove);
 - ``naive_lambdamart``: clicks as labels; ``ips_lambdamart``: clicks weighted by ``1 / θ̂_position`` (estimated
   propensities); ``ips_lambdamart_true``: with the true PBM propensities (PBM only);
-- ``naive_neural`` and ``ips_neural``: the neural listwise ranker, unweighted and with ``θ̂``.
+- ``naive_neural`` and ``ips_neural``: the neural listwise ranker, unweighted and with ``θ̂``;
+- ``dla_neural``: the dual learning algorithm (Ai et al. 2018), the same network trained jointly with position
+  propensities estimated from the click log itself (no intervention); ``ips_lambdamart_dla``: LambdaMART weighted by
+  those propensities.
 
 With ``--temperature T > 0`` the logger samples each shown list from a Plackett-Luce model over the fused order
 (logits ``-log(position) / T``), so every candidate can be shown, and the IPS rankers use the policy-aware
@@ -45,7 +48,11 @@ import numpy as np  # noqa: E402
 log = logging.getLogger("bench.ltr")
 CROSS = ROOT / "runs" / "encoders_music" / "models" / "reranker"
 DEPTHS = {"bm25": 30, "structured": 30, "dense": 30, "popularity": 5, "fresh": 5}
-CLICK_RANKERS = ("naive_lambdamart", "ips_lambdamart", "ips_lambdamart_true", "naive_neural", "ips_neural")
+CLICK_RANKERS = ("naive_lambdamart", "ips_lambdamart", "ips_lambdamart_true", "ips_lambdamart_dla", "naive_neural",
+                 "ips_neural", "dla_neural")
+# (IPS ranker, its naive counterpart): the pairs whose gap closed is reported
+GAP_PAIRS = (("ips_lambdamart", "naive_lambdamart"), ("ips_neural", "naive_neural"), ("dla_neural", "naive_neural"),
+             ("ips_lambdamart_dla", "naive_lambdamart"))
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -100,6 +107,7 @@ def click_model(name: str, attractiveness=(0.02, 0.6, 0.95)):
 def run_seed(args, ctx, seed: int) -> dict:
     """Every ranker of one seed."""
     from ltrr.data.music import QueryGenerator
+    from ltrr.rerank.dla import DualLearningRanker
     from ltrr.rerank.lambdamart import LambdaMARTRanker
     from ltrr.rerank.neural_ranker import NeuralListwiseRanker
     from ltrr.rerank.propensity import SwapInterventions, policy_aware_propensities, rank_logits
@@ -161,7 +169,7 @@ def run_seed(args, ctx, seed: int) -> dict:
             return {"item_propensities": [by_len[len(i)] for i in train.ids], "clip": args.clip}
 
         res: dict = {"theta_hat": theta_hat.tolist(), "theta": theta.tolist() if theta is not None else None,
-                     "ctr": float(clog.clicks.any(axis=1).mean())}
+                     "ctr": float(clog.clicks.any(axis=1).mean()), "theta_dla": {}}
         for n in args.sizes:
             sub = clog.head(n)
             naive, ips = lists(sub, train.features), lists(sub, train.features, **weights(theta_hat))
@@ -172,6 +180,12 @@ def run_seed(args, ctx, seed: int) -> dict:
             if theta is not None:
                 r["ips_lambdamart_true"] = ndcg_of_ranker(
                     test, lm(seed).fit(lists(sub, train.features, **weights(theta))))
+            if args.temperature <= 0 and not args.aggregate:  # DLA learns from display positions of impressions
+                dla = DualLearningRanker(epochs=args.epochs, seed=seed).fit(naive)
+                r["dla_neural"] = ndcg_of_ranker(test, dla)
+                r["ips_lambdamart_dla"] = ndcg_of_ranker(
+                    test, lm(seed).fit(lists(sub, train.features, **weights(dla.propensities_))))
+                res["theta_dla"][str(n)] = dla.propensities_.tolist()
             res[str(n)] = r
             log.info("seed %d %s n=%d: %s", seed, cm_name, n, {k: round(v, 4) for k, v in r.items()})
         out[cm_name] = res
@@ -198,7 +212,10 @@ def summarise(per_seed: list[dict], args) -> dict:
         table = {cm: {str(n): ci([s[cm][str(n)][name] for s in per_seed]) for n in args.sizes
                       if all(name in s[cm][str(n)] for s in per_seed)} for cm in args.click_models}
         rankers[name] = {cm: t for cm, t in table.items() if t}
+    top = str(max(args.sizes))
     props = {cm: {"estimated_mean": np.mean([s[cm]["theta_hat"] for s in per_seed], axis=0).tolist(),
+                  "dla_mean": (np.mean([s[cm]["theta_dla"][top] for s in per_seed], axis=0).tolist()
+                               if all(top in s[cm].get("theta_dla", {}) for s in per_seed) else None),
                   "true": per_seed[0][cm]["theta"], "ctr": float(np.mean([s[cm]["ctr"] for s in per_seed]))}
              for cm in args.click_models}
     return {"rankers": rankers, "propensities": props,
@@ -219,8 +236,9 @@ def targets(per_seed: list[dict], args) -> dict:
     n = str(max(args.sizes))
     out: dict = {}
     for cm in args.click_models:
-        for ips in ("ips_lambdamart", "ips_neural"):
-            naive = "naive_lambdamart" if ips == "ips_lambdamart" else "naive_neural"
+        for ips, naive in GAP_PAIRS:
+            if not all(ips in s[cm][n] for s in per_seed):
+                continue
             # a seed whose naive ranker is at the ceiling has no gap to close: it is left out of the ratio
             gap = [(s[cm][n][ips] - s[cm][n][naive]) / (s["full_info_lambdamart"] - s[cm][n][naive])
                    for s in per_seed if s["full_info_lambdamart"] - s[cm][n][naive] > 1e-3]
@@ -259,6 +277,7 @@ def print_table(res: dict) -> None:
                 print(f"| {name} | " + " | ".join(fmt(r[name][cm][n]) for n in sizes) + " |")
         p = res["propensities"][cm]
         print(f"\nswap-estimated θ: {np.round(p['estimated_mean'], 3).tolist()}"
+              + (f"; DLA-estimated θ (largest log): {np.round(p['dla_mean'], 3).tolist()}" if p.get("dla_mean") else "")
               + (f"; true: {np.round(p['true'], 3).tolist()}" if p["true"] else ""))
     print()
     def show(b):
@@ -398,6 +417,7 @@ def main(argv=None) -> None:
                     "normalize")}
     if not args.normalize:  # keeps the caches of runs made before the option existed valid
         key.pop("normalize")
+    key["rankers"] = list(CLICK_RANKERS)  # a new ranker row invalidates the cached seeds
     args.cache.mkdir(parents=True, exist_ok=True)
     out: dict = json.loads(args.out.read_text()) if args.out and args.out.exists() else {}
     if "personal" in args.parts:

@@ -7,6 +7,7 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
+from ltrr.rerank.dla import DualLearningRanker
 from ltrr.rerank.learned import LearnedReranker
 from ltrr.rerank.neural_ranker import NeuralListwiseRanker
 from ltrr.serve.app import create_app
@@ -29,6 +30,9 @@ def test_config_builds_each_ranker_and_names_bad_keys(tiny_world):
     neural = build.build_reranker(compose_cfg("train", SMOKE + ["rerank=ltr", "ranker@rerank.ranker=neural"]),
                                   tiny_world.docs, arms)
     assert isinstance(neural.ranker, NeuralListwiseRanker)
+    dla = build.build_reranker(compose_cfg("train", SMOKE + ["rerank=ltr", "ranker@rerank.ranker=dla"]),
+                               tiny_world.docs, arms)
+    assert isinstance(dla.ranker, DualLearningRanker) and dla.ranker.n_positions == 10
     with pytest.raises(ValueError, match="config 'rerank.learned'.*nope"):
         build.build_reranker(compose_cfg("train", SMOKE + LTR + ["+rerank.learned.nope=1"]), tiny_world.docs, arms)
     with pytest.raises(ValueError, match="config 'rerank.learned'.*swap_rate"):

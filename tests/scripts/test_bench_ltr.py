@@ -44,6 +44,9 @@ def test_bench_runs_on_the_smoke_world(tmp_path, capsys):
     for name in ("score_fusion", "full_info_lambdamart", "full_info_top10_lambdamart", "best_single_feature"):
         assert 0 <= r[name]["ndcg@10"] <= 1 and len(r[name]["ci95"]) == 2
     assert len(res["propensities"]["pbm"]["estimated_mean"]) == 10 and res["propensities"]["pbm"]["true"][1] == 0.5
+    assert set(r["dla_neural"]) == {"pbm", "cascade"} and set(r["ips_lambdamart_dla"]["pbm"]) == {"300", "600"}
+    dla = res["propensities"]["pbm"]["dla_mean"]
+    assert len(dla) == 10 and dla[0] == 1.0 and "pbm/dla_neural" in res["targets"]
     NS["main"](["--parts", "personal", "--personal-seeds", "0", "--personal-rounds", "40", "--history-range", "0",
                 "40"] + common)
     res = json.loads(out.read_text())

@@ -48,7 +48,8 @@ class DualLearningRanker(NeuralListwiseRanker):
     Attributes
     ----------
     propensities_ : numpy.ndarray, shape ``(n_positions,)``
-        ``θ̂_k / θ̂_1`` after :meth:`fit` (``θ̂_1 = 1``).
+        ``θ̂_k / θ̂_1`` after :meth:`fit` (``θ̂_1 = 1``). Unconstrained, as in the paper: on little data a deeper
+        position can come out above 1; clip before using them as IPS propensities elsewhere.
 
     Notes
     -----

@@ -183,8 +183,10 @@ def run_seed(args, ctx, seed: int) -> dict:
             if args.temperature <= 0 and not args.aggregate:  # DLA learns from display positions of impressions
                 dla = DualLearningRanker(epochs=args.epochs, seed=seed).fit(naive)
                 r["dla_neural"] = ndcg_of_ranker(test, dla)
+                # DLA's ratios are unconstrained (a deeper position can come out above the first): as IPS
+                # propensities they are clipped into (0, 1] like the swap estimate
                 r["ips_lambdamart_dla"] = ndcg_of_ranker(
-                    test, lm(seed).fit(lists(sub, train.features, **weights(dla.propensities_))))
+                    test, lm(seed).fit(lists(sub, train.features, **weights(np.clip(dla.propensities_, 1e-3, 1.0)))))
                 res["theta_dla"][str(n)] = dla.propensities_.tolist()
             res[str(n)] = r
             log.info("seed %d %s n=%d: %s", seed, cm_name, n, {k: round(v, 4) for k, v in r.items()})

@@ -34,3 +34,15 @@ def test_targets_fail_when_the_intervals_overlap():
     assert not tg["normalized_regret_le_20"]  # mean 23
     assert not tg["vs_lints"]["met"]  # upper bound of 23 +- wide is above 0.5 x 48-52
     assert "vs_vw_squarecb" not in tg
+
+
+def test_cached_cells_are_reused_under_the_same_stamp_and_without_ope():
+    stamp = {"rounds": 100, "set": [], "ope": True}
+    same = {"stamp": stamp, "policies": {"uniform": {}, "neural_linear_ts": {}}}
+    assert NS["reusable"](same, stamp) is same
+    no_ope = {"stamp": {**stamp, "ope": False}, "policies": {"uniform": {}, "neural_linear_ts": {}}}
+    cell = NS["reusable"](no_ope, stamp)
+    assert set(cell["policies"]) == {"uniform"} and cell["stamp"]["ope"]  # the OPE run is redone
+    assert NS["reusable"]({"stamp": {**stamp, "rounds": 50}, "policies": {}}, stamp) is None
+    assert NS["reusable"]({"stamp": stamp, "policies": {}}, {**stamp, "ope": False}) is None
+    assert NS["reusable"](None, stamp) is None

@@ -352,6 +352,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--cache", type=Path, default=ROOT / "runs" / "bench_bandit")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--no-plots", action="store_true",
+                    help="skip the plots (they go to the --out folder's bandit_plots/ and would replace those of "
+                         "another run of the same env and budget)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     seeds = parse_seeds(args.seeds)
@@ -406,7 +409,8 @@ def main() -> None:
     out = args.out or args.cache / "bandit.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=2))
-    plots(cells, args.policies, out.parent / "bandit_plots" if args.out else args.cache)
+    if not args.no_plots:
+        plots(cells, args.policies, out.parent / "bandit_plots" if args.out else args.cache)
     table(summary)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -75,8 +76,7 @@ class DualLearningRanker(NeuralListwiseRanker):
                              "build them with ltrr.simulate.click_logs.click_lists")
         t0 = time.perf_counter()
         gen = torch.Generator().manual_seed(self.seed)
-        unit = ListData(data.X, data.offsets, data.gains, np.ones(len(data.gains)), data.positions)
-        sub, t = self._padded(unit)
+        sub, t = self._padded(replace(data, weights=np.ones(len(data.gains))))  # the weights are DLA's own
         Xp, g, m = t["X"], t["g"], t["m"]
         pos = torch.from_numpy(np.minimum(sub.positions, self.n_positions) - 1)[t["idx"]]   # (Q, L), 0-based
         first = torch.where(m, pos, self.n_positions).argmin(dim=1)                         # slot shown first

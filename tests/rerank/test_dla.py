@@ -15,12 +15,12 @@ from ltrr.utils.statefile import load_state, save_state
 THETA = 1 / np.arange(1, 11)
 
 
-def pbm_click_lists(n: int, seed: int, logger_feature: int) -> tuple[ListData, list[np.ndarray]]:
+def pbm_click_lists(n: int, seed: int, logger_feature: int) -> ListData:
     """Impressions of 10 items: attractiveness ``sigmoid(3 x_0 - 1)``, shown in the order of feature
     ``logger_feature`` plus noise, clicked with probability ``θ_k α`` (PBM, ``θ_k = 1 / k``). Only impressions
     with a click are kept, with their display positions."""
     rng = np.random.default_rng(seed)
-    X, G, P, alphas = [], [], [], []
+    X, G, P = [], [], []
     for _ in range(n):
         x = rng.normal(size=(10, 3)).astype(np.float32)
         x = x[np.argsort(-(x[:, logger_feature] + rng.normal(0, 0.5, 10)))]
@@ -30,12 +30,11 @@ def pbm_click_lists(n: int, seed: int, logger_feature: int) -> tuple[ListData, l
             X.append(x)
             G.append(c.astype(float))
             P.append(np.arange(1, 11))
-            alphas.append(alpha)
-    return ListData.from_lists(X, G, positions=P), alphas
+    return ListData.from_lists(X, G, positions=P)
 
 
 def test_dla_recovers_known_examination_from_an_ordinary_click_log():
-    data, _ = pbm_click_lists(8000, seed=0, logger_feature=0)
+    data = pbm_click_lists(8000, seed=0, logger_feature=0)
     dla = DualLearningRanker(hidden=(16,), epochs=10, seed=0).fit(data)
     assert dla.propensities_[0] == 1.0
     np.testing.assert_allclose(dla.propensities_, THETA, atol=0.06)
@@ -44,7 +43,7 @@ def test_dla_recovers_known_examination_from_an_ordinary_click_log():
 def test_dla_learns_relevance_where_the_naive_ranker_learns_the_logger():
     """The logger orders by feature 1, which says nothing about relevance: naive click training learns it, DLA
     corrects the position bias and ranks by feature 0."""
-    data, _ = pbm_click_lists(6000, seed=1, logger_feature=1)
+    data = pbm_click_lists(6000, seed=1, logger_feature=1)
     dla = DualLearningRanker(hidden=(16,), epochs=10, seed=0).fit(data)
     naive = NeuralListwiseRanker(hidden=(16,), epochs=10, seed=0).fit(data)
     rng = np.random.default_rng(2)
@@ -59,7 +58,7 @@ def test_dla_learns_relevance_where_the_naive_ranker_learns_the_logger():
 
 
 def test_dla_round_trips_and_needs_positions(tmp_path):
-    data, _ = pbm_click_lists(1500, seed=3, logger_feature=0)
+    data = pbm_click_lists(1500, seed=3, logger_feature=0)
     dla = DualLearningRanker(hidden=(8,), epochs=2, min_steps=50, seed=0).fit(data)
     save_state(tmp_path / "d.npz", {"ranker": dla.state_dict()})
     again = DualLearningRanker(hidden=(8,))

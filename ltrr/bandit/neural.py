@@ -114,6 +114,9 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
     batch_size : int
         Minibatch size (sampled with replacement from the buffer).
     max_grad_norm, init_scale : float
+    weight_decay : float
+        L2 penalty on the network's weights (RMSProp's ``weight_decay``); it regularises the representation while
+        the buffer is small.
     buffer_size : int
         Labelled cells kept (FIFO).
     n_samples : int
@@ -138,7 +141,8 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
                  arm_features: Mapping[str, Sequence[float]] | None = None, lam: float = 0.25, a0: float = 6.0,
                  b0: float = 6.0, lr: float = 0.01, lr_decay: float = 0.5, lr_mode: str = "reset",
                  train_every: int = 50, train_steps: int = 100, batch_size: int = 512, max_grad_norm: float = 5.0,
-                 init_scale: float = 0.3, buffer_size: int = 200_000, n_samples: int = 100, eps_mix: float = 0.02,
+                 init_scale: float = 0.3, weight_decay: float = 0.0, buffer_size: int = 200_000,
+                 n_samples: int = 100, eps_mix: float = 0.02,
                  initial_pulls: int = 1, warm_rounds: int = 0, name: str = "neural_linear_ts", **kwargs) -> None:
         super().__init__(*args, name=name, **kwargs)
         if head_mode not in HEAD_MODES:
@@ -165,6 +169,9 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
         self.posterior_scale = float(posterior_scale)
         self.hyper = dict(lam=lam, a0=a0, b0=b0)
         self.lr, self.lr_decay, self.max_grad_norm, self.init_scale = lr, lr_decay, max_grad_norm, init_scale
+        if weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
+        self.weight_decay = float(weight_decay)
         self.train_every, self.train_steps, self.batch_size = int(train_every), int(train_steps), int(batch_size)
         self.buffer_size, self.n_samples, self.eps_mix = int(buffer_size), int(n_samples), float(eps_mix)
         self.initial_pulls = int(initial_pulls)
@@ -195,7 +202,7 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
         super().reset(seed)
         gen = torch.Generator().manual_seed(int(self.rng.integers(2**62)))
         self.net = _Net(self.n_in, self.hidden, self._n_units(), self.init_scale, gen)
-        self.opt = torch.optim.RMSprop(self.net.parameters(), lr=self.lr)
+        self.opt = torch.optim.RMSprop(self.net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         self.step = 0  # minibatch steps (faithful lr schedule)
         n_blocks = self._n_units() if self.head_mode == "per_arm" else 1
         self.post = NIGPosterior(n_blocks, self._phi_dim(), **self.hyper)
@@ -311,7 +318,7 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
         self.retrain_due = False
         inp, arm, y, w = (a.copy() for a in self.buffer.view())
         net = copy.deepcopy(self.net)
-        opt = torch.optim.RMSprop(net.parameters(), lr=self.lr)
+        opt = torch.optim.RMSprop(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         opt.load_state_dict(self.opt.state_dict())
         step0, rng = self.step, np.random.default_rng(self.rng.integers(2**63))
 

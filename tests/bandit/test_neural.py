@@ -127,6 +127,28 @@ def test_learning_rate_modes():
         NeuralLinearTSPolicy(ARMS, **KW, head_mode="joint")
 
 
+def test_weight_decay_shrinks_the_network_in_both_retrain_paths():
+    def weight_norm(pol):
+        return sum(float((p.detach() ** 2).sum()) for p in pol.net.parameters())
+
+    norms = {}
+    for wd in (0.0, 0.5):
+        for defer in (False, True):
+            pol = NeuralLinearTSPolicy(ARMS, **KW, **SMALL, weight_decay=wd, seed=6)
+            pol.defer_retrain = defer
+            rng = np.random.default_rng(4)
+            for _ in range(3):
+                feed(pol, 10, rng)
+                if defer:
+                    pol.begin_retrain()()()
+            assert pol.retrains == 3
+            assert all(g["weight_decay"] == wd for g in pol.opt.param_groups)
+            norms[wd, defer] = weight_norm(pol)
+    assert norms[0.5, False] < 0.9 * norms[0.0, False] and norms[0.5, True] < 0.9 * norms[0.0, True]
+    with pytest.raises(ValueError, match="weight_decay"):
+        NeuralLinearTSPolicy(ARMS, **KW, weight_decay=-1e-3)
+
+
 def test_state_round_trip_gives_the_same_posterior_and_predictions():
     pol = NeuralGreedyPolicy(ARMS, **KW, **SMALL, seed=7)
     feed(pol, 25, np.random.default_rng(5))

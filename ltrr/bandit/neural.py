@@ -117,6 +117,10 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
     weight_decay : float
         L2 penalty on the network's weights (RMSProp's ``weight_decay``); it regularises the representation while
         the buffer is small.
+    weight_decay_ref : int
+        ``0``: the penalty is constant. Otherwise a retrain at round ``t`` uses ``weight_decay · ref / max(t, ref)``:
+        a fixed Gaussian prior on the weights weighed against a mean loss over a growing buffer (the MAP scaling),
+        so the penalty fades as data accumulates.
     buffer_size : int
         Labelled cells kept (FIFO).
     n_samples : int
@@ -130,6 +134,9 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
         Beta(1 + hits, 1 + misses) posterior per (arm, depth) cell, pooled over all contexts, with the network's
         weight ``t / warm_rounds`` rising from 0 to 1. Early on, when the representation is still untrained, the
         pooled rates already find the best static allocation; ``0`` turns it off.
+    warm_scale : float
+        Spread of the pooled Beta draws around their means (as ``posterior_scale`` for the network's draws; 1:
+        plain Beta draws).
     name : str
     """
 
@@ -141,9 +148,11 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
                  arm_features: Mapping[str, Sequence[float]] | None = None, lam: float = 0.25, a0: float = 6.0,
                  b0: float = 6.0, lr: float = 0.01, lr_decay: float = 0.5, lr_mode: str = "reset",
                  train_every: int = 50, train_steps: int = 100, batch_size: int = 512, max_grad_norm: float = 5.0,
-                 init_scale: float = 0.3, weight_decay: float = 0.0, buffer_size: int = 200_000,
+                 init_scale: float = 0.3, weight_decay: float = 0.0, weight_decay_ref: int = 0,
+                 buffer_size: int = 200_000,
                  n_samples: int = 100, eps_mix: float = 0.02,
-                 initial_pulls: int = 1, warm_rounds: int = 0, name: str = "neural_linear_ts", **kwargs) -> None:
+                 initial_pulls: int = 1, warm_rounds: int = 0, warm_scale: float = 1.0, name: str = "neural_linear_ts",
+                 **kwargs) -> None:
         super().__init__(*args, name=name, **kwargs)
         if head_mode not in HEAD_MODES:
             raise ValueError(f"head_mode must be one of {HEAD_MODES}, got {head_mode!r}")
@@ -171,13 +180,18 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
         self.lr, self.lr_decay, self.max_grad_norm, self.init_scale = lr, lr_decay, max_grad_norm, init_scale
         if weight_decay < 0:
             raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
-        self.weight_decay = float(weight_decay)
+        if int(weight_decay_ref) < 0:
+            raise ValueError(f"weight_decay_ref must be >= 0, got {weight_decay_ref}")
+        self.weight_decay, self.weight_decay_ref = float(weight_decay), int(weight_decay_ref)
         self.train_every, self.train_steps, self.batch_size = int(train_every), int(train_steps), int(batch_size)
         self.buffer_size, self.n_samples, self.eps_mix = int(buffer_size), int(n_samples), float(eps_mix)
         self.initial_pulls = int(initial_pulls)
         if int(warm_rounds) < 0:
             raise ValueError(f"warm_rounds must be >= 0, got {warm_rounds}")
         self.warm_rounds = int(warm_rounds)
+        if warm_scale < 0:
+            raise ValueError(f"warm_scale must be >= 0, got {warm_scale}")
+        self.warm_scale = float(warm_scale)
         self.static_inputs = self._static_inputs(arm_features)
         if representation == "context":
             self.static_inputs = self.static_inputs[:, :0]
@@ -265,7 +279,10 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
             beta = self.post.mu[None] + self.posterior_scale * (beta - self.post.mu[None])
         p = np.einsum("mcd,cd->mc", beta[:, block], phi)
         if self.t < self.warm_rounds:
-            pooled = self.rng.beta(1.0 + self.cell_hits, 1.0 + self.cell_weight - self.cell_hits, size=p.shape)
+            a, b = 1.0 + self.cell_hits, 1.0 + self.cell_weight - self.cell_hits
+            pooled = self.rng.beta(a, b, size=p.shape)
+            if self.warm_scale != 1.0:
+                pooled = a / (a + b) + self.warm_scale * (pooled - a / (a + b))
             share = self.t / self.warm_rounds
             p = share * p + (1.0 - share) * pooled
         return p.reshape(m, len(self.arms), len(self.space.depths))
@@ -302,6 +319,7 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
     def retrain(self) -> None:
         """``train_steps`` minibatch steps on the buffer, then re-embed every label and rebuild the posterior."""
         inp, arm, y, w = self.buffer.view()
+        self._set_weight_decay(self.opt)
         self.step, loss = self._fit(self.net, self.opt, self.step, inp, arm, y, w, self.rng)
         self._install_network()
         log.debug("%s retrain %d: %d labels, last loss %.4f", self.name, self.retrains, len(y), loss)
@@ -320,6 +338,7 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
         net = copy.deepcopy(self.net)
         opt = torch.optim.RMSprop(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         opt.load_state_dict(self.opt.state_dict())
+        self._set_weight_decay(opt)
         step0, rng = self.step, np.random.default_rng(self.rng.integers(2**63))
 
         def job() -> Callable[[], None]:
@@ -334,6 +353,13 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
                           loss)
             return install
         return job
+
+    def _set_weight_decay(self, opt: torch.optim.Optimizer) -> None:
+        """The penalty of a retrain at the current round (constant, or faded by ``weight_decay_ref``)."""
+        ref = self.weight_decay_ref
+        wd = self.weight_decay * (ref / max(self.t, ref) if ref else 1.0)
+        for g in opt.param_groups:
+            g["weight_decay"] = wd
 
     def _fit(self, net: _Net, opt: torch.optim.Optimizer, step: int, inp: np.ndarray, arm: np.ndarray,
              y: np.ndarray, w: np.ndarray, rng: np.random.Generator) -> tuple[int, float]:

@@ -149,6 +149,21 @@ def test_weight_decay_shrinks_the_network_in_both_retrain_paths():
         NeuralLinearTSPolicy(ARMS, **KW, weight_decay=-1e-3)
 
 
+@pytest.mark.parametrize("defer", [False, True])
+def test_weight_decay_fades_with_the_rounds_past_its_reference(defer):
+    pol = NeuralLinearTSPolicy(ARMS, **KW, **SMALL, weight_decay=0.3, weight_decay_ref=10, seed=6)
+    pol.defer_retrain = defer
+    rng, seen = np.random.default_rng(4), []
+    for _ in range(3):  # retrains at rounds 10, 20, 30
+        feed(pol, 10, rng)
+        if defer:
+            pol.begin_retrain()()()
+        seen.append(pol.opt.param_groups[0]["weight_decay"])
+    np.testing.assert_allclose(seen, [0.3, 0.15, 0.1])
+    with pytest.raises(ValueError, match="weight_decay_ref"):
+        NeuralLinearTSPolicy(ARMS, **KW, weight_decay_ref=-1)
+
+
 def test_state_round_trip_gives_the_same_posterior_and_predictions():
     pol = NeuralGreedyPolicy(ARMS, **KW, **SMALL, seed=7)
     feed(pol, 25, np.random.default_rng(5))
@@ -268,3 +283,18 @@ def test_warm_start_blends_pooled_cell_rates_then_hands_over_to_the_network():
     np.testing.assert_array_equal(twin.sample_probs(x, 5), plain.sample_probs(x, 5))
     with pytest.raises(ValueError, match="warm_rounds"):
         NeuralLinearTSPolicy(ARMS, **KW, warm_rounds=-1)
+
+
+def test_warm_scale_narrows_the_pooled_draws_around_their_means():
+    spreads = {}
+    for scale in (1.0, 0.1, 0.0):
+        pol = NeuralLinearTSPolicy(ARMS, **KW, **SMALL, warm_rounds=400, warm_scale=scale, seed=2)
+        feed(pol, 30, np.random.default_rng(8))
+        pol.t = 0  # the pooled draws alone
+        draws = pol.sample_probs(np.array([0.2, 0.1, -0.4]), 400).reshape(400, -1)
+        a, b = 1 + pol.cell_hits, 1 + pol.cell_weight - pol.cell_hits
+        np.testing.assert_allclose(draws.mean(0), a / (a + b), atol=0.05)
+        spreads[scale] = draws.std(0).mean()
+    assert spreads[0.0] < 1e-12 < spreads[0.1] < 0.2 * spreads[1.0]
+    with pytest.raises(ValueError, match="warm_scale"):
+        NeuralLinearTSPolicy(ARMS, **KW, warm_scale=-0.5)

@@ -1,6 +1,6 @@
 """Offline capacity check of the neural-linear network on the synthetic allocation env (no bandit loop).
 
-    python scripts/bench/bandit_capacity.py --train 2000 5000 10000 --out bench/bandit_capacity.json
+    python scripts/bench/bandit_capacity.py --out bench/bandit_capacity.json
 
 Fits the policy's network (both layouts: ``cell``, an MLP over [x; arm one-hot; depth] with a head per arm, and
 ``context``, an MLP over x with a head per (arm, depth) cell) on *full-information* labels ``y_{k,d} = 1[rank_k <= d]``
@@ -8,6 +8,7 @@ Fits the policy's network (both layouts: ``cell``, an MLP over [x; arm one-hot; 
 held-out rounds and reports the normalised regret there (uniform = 100). Two floors use the env's exact quantities:
 the independence knapsack on the true per-arm marginals ``P(rank_k <= d | x)``, and the same with the most likely
 type instead of the type posterior. This separates what the representation can reach from what exploration costs.
+Each fit runs with and without an L2 penalty (``--weight-decay``) on seeds ``--seeds``; the table gives the means.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ def plugin_regret(env, ep, rows: np.ndarray, probs: np.ndarray, uniform: tuple) 
     return float(100 * (best - mu).sum() / (best - mu_u).sum())
 
 
-def fit(env, ep, n_train: int, representation: str, hidden: list[int], steps: int, lr: float, seed: int) -> np.ndarray:
+def fit(env, ep, n_train: int, representation: str, hidden: list[int], steps: int, lr: float, seed: int,
+        weight_decay: float = 0.0) -> np.ndarray:
     """Train the policy's network on full labels of rounds ``[0, n_train)``; predictions on the test rounds."""
     import torch
 
@@ -61,7 +63,7 @@ def fit(env, ep, n_train: int, representation: str, hidden: list[int], steps: in
             y.ravel().astype(np.float32))
 
     x, u, y = data(np.arange(n_train))
-    opt = torch.optim.Adam(pol.net.parameters(), lr=lr)
+    opt = torch.optim.Adam(pol.net.parameters(), lr=lr, weight_decay=weight_decay)
     g = np.random.default_rng(seed)
     for _ in range(steps):
         i = torch.from_numpy(g.integers(len(y), size=512))
@@ -77,12 +79,15 @@ def fit(env, ep, n_train: int, representation: str, hidden: list[int], steps: in
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--train", nargs="+", type=int, default=[2000, 5000, 10000], help="full-information rounds")
+    ap.add_argument("--train", nargs="+", type=int, default=[1000, 2000, 5000, 10000], help="full-information rounds")
     ap.add_argument("--layouts", nargs="+", default=["cell:50", "context:50", "context:20"],
                     help="representation:width[,width...]")
+    ap.add_argument("--weight-decay", nargs="+", type=float, default=[0.0, 1e-3],
+                    help="L2 penalties of the optimiser (the policy's weight_decay); one row of fits each")
     ap.add_argument("--steps", type=int, default=4000)
     ap.add_argument("--lr", type=float, default=0.003)
-    ap.add_argument("--seed", type=int, default=0, help="stream and network seed (a tuning seed)")
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1],
+                    help="stream and network seeds (tuning seeds); the table gives the mean over them")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "bandit_capacity.json")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -93,36 +98,45 @@ def main() -> None:
 
     torch.set_num_threads(1)
     env = SyntheticAllocationEnv(budget=100, seed=0)
-    ep = env.episode(max(args.train) + N_TEST, args.seed)
-    uniform = UniformPolicy(env.arms, 100, env.space.depths, n_features=env.n_features).select(ep.contexts[0]).allocation
+    out = {"seeds": args.seeds, "steps": args.steps, "lr": args.lr, "n_test": N_TEST, "floors": {}, "fits": []}
+    floors: dict[str, list[float]] = {"true_marginals": [], "map_type": []}
+    rows = np.arange(max(args.train), max(args.train) + N_TEST)
     q = np.stack([1 - env.lex_prob, env.lex_prob], axis=1)
     marg = np.einsum("tl,tlkd->tkd", q, env.p_depth[0][..., 1:])  # P(rank_k <= d | type), latent marginalised
-    out = {"seed": args.seed, "steps": args.steps, "lr": args.lr, "n_test": N_TEST, "floors": {}, "fits": []}
-    rows = np.arange(max(args.train), max(args.train) + N_TEST)
-    out["floors"]["true_marginals"] = plugin_regret(env, ep, rows, np.einsum("nt,tkd->nkd", ep.type_posterior[rows],
-                                                                              marg), uniform)
-    out["floors"]["map_type"] = plugin_regret(env, ep, rows, marg[ep.type_posterior[rows].argmax(1)], uniform)
+    for seed in args.seeds:
+        ep = env.episode(max(args.train) + N_TEST, seed)
+        uniform = UniformPolicy(env.arms, 100, env.space.depths, n_features=env.n_features).select(
+            ep.contexts[0]).allocation
+        floors["true_marginals"].append(plugin_regret(env, ep, rows, np.einsum(
+            "nt,tkd->nkd", ep.type_posterior[rows], marg), uniform))
+        floors["map_type"].append(plugin_regret(env, ep, rows, marg[ep.type_posterior[rows].argmax(1)], uniform))
+        for layout in args.layouts:
+            rep, widths = layout.split(":")
+            hidden = [int(w) for w in widths.split(",")]
+            for wd in args.weight_decay:
+                for n in args.train:
+                    t0 = time.time()
+                    probs = fit(env, ep, n, rep, hidden, args.steps, args.lr, seed, wd)
+                    r = plugin_regret(env, ep, np.arange(n, n + N_TEST), probs, uniform)
+                    out["fits"].append({"representation": rep, "hidden": hidden, "weight_decay": wd, "seed": seed,
+                                        "n_train": n, "normalized_regret": r})
+                    log.info("seed %d %s %s wd %g n=%d: plug-in normalised regret %.1f (%.0fs)", seed, rep, hidden,
+                             wd, n, r, time.time() - t0)
+    out["floors"] = {k: float(np.mean(v)) for k, v in floors.items()}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=2))
+    print(f"\nFloors (held-out rounds, mean over seeds {args.seeds}): true marginals "
+          f"{out['floors']['true_marginals']:.1f}, most likely type {out['floors']['map_type']:.1f}")
+    print("| layout | weight decay | " + " | ".join(f"n = {n}" for n in args.train) + " |")
+    print("|---" * (2 + len(args.train)) + "|")
     for layout in args.layouts:
         rep, widths = layout.split(":")
         hidden = [int(w) for w in widths.split(",")]
-        for n in args.train:
-            t0 = time.time()
-            probs = fit(env, ep, n, rep, hidden, args.steps, args.lr, args.seed)
-            test_rows = np.arange(n, n + N_TEST)
-            r = plugin_regret(env, ep, test_rows, probs, uniform)
-            out["fits"].append({"representation": rep, "hidden": hidden, "n_train": n, "normalized_regret": r})
-            log.info("%s %s n=%d: plug-in normalised regret %.1f (%.0fs)", rep, hidden, n, r, time.time() - t0)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=2))
-    print(f"\nFloors (held-out rounds): true marginals {out['floors']['true_marginals']:.1f}, "
-          f"most likely type {out['floors']['map_type']:.1f}")
-    print("| layout | " + " | ".join(f"n = {n}" for n in args.train) + " |")
-    print("|---" * (1 + len(args.train)) + "|")
-    for layout in args.layouts:
-        rep, widths = layout.split(":")
-        cells = [f"{f['normalized_regret']:.1f}" for f in out["fits"]
-                 if f["representation"] == rep and f["hidden"] == [int(w) for w in widths.split(",")]]
-        print(f"| {rep} [{widths}] | " + " | ".join(cells) + " |")
+        for wd in args.weight_decay:
+            cells = [np.mean([f["normalized_regret"] for f in out["fits"] if f["representation"] == rep
+                              and f["hidden"] == hidden and f["weight_decay"] == wd and f["n_train"] == n])
+                     for n in args.train]
+            print(f"| {rep} [{widths}] | {wd:g} | " + " | ".join(f"{c:.1f}" for c in cells) + " |")
 
 
 if __name__ == "__main__":

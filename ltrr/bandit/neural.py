@@ -149,10 +149,8 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
                  b0: float = 6.0, lr: float = 0.01, lr_decay: float = 0.5, lr_mode: str = "reset",
                  train_every: int = 50, train_steps: int = 100, batch_size: int = 512, max_grad_norm: float = 5.0,
                  init_scale: float = 0.3, weight_decay: float = 0.0, weight_decay_ref: int = 0,
-                 buffer_size: int = 200_000,
-                 n_samples: int = 100, eps_mix: float = 0.02,
-                 initial_pulls: int = 1, warm_rounds: int = 0, warm_scale: float = 1.0, name: str = "neural_linear_ts",
-                 **kwargs) -> None:
+                 buffer_size: int = 200_000, n_samples: int = 100, eps_mix: float = 0.02, initial_pulls: int = 1,
+                 warm_rounds: int = 0, warm_scale: float = 1.0, name: str = "neural_linear_ts", **kwargs) -> None:
         super().__init__(*args, name=name, **kwargs)
         if head_mode not in HEAD_MODES:
             raise ValueError(f"head_mode must be one of {HEAD_MODES}, got {head_mode!r}")
@@ -282,7 +280,8 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
             a, b = 1.0 + self.cell_hits, 1.0 + self.cell_weight - self.cell_hits
             pooled = self.rng.beta(a, b, size=p.shape)
             if self.warm_scale != 1.0:
-                pooled = a / (a + b) + self.warm_scale * (pooled - a / (a + b))
+                mean = a / (a + b)
+                pooled = mean + self.warm_scale * (pooled - mean)
             share = self.t / self.warm_rounds
             p = share * p + (1.0 - share) * pooled
         return p.reshape(m, len(self.arms), len(self.space.depths))
@@ -336,9 +335,9 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
         self.retrain_due = False
         inp, arm, y, w = (a.copy() for a in self.buffer.view())
         net = copy.deepcopy(self.net)
-        opt = torch.optim.RMSprop(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        opt = torch.optim.RMSprop(net.parameters(), lr=self.lr)
         opt.load_state_dict(self.opt.state_dict())
-        self._set_weight_decay(opt)
+        self._set_weight_decay(opt)  # the state's groups carry the previous retrain's penalty
         step0, rng = self.step, np.random.default_rng(self.rng.integers(2**63))
 
         def job() -> Callable[[], None]:

@@ -42,6 +42,11 @@ def plugin_regret(env, ep, rows: np.ndarray, probs: np.ndarray, uniform: tuple) 
     return float(100 * (best - mu).sum() / (best - mu_u).sum())
 
 
+def mean_regret(fits: list[dict], **keys) -> float:
+    """Mean ``normalized_regret`` over the fits (seeds) whose fields equal ``keys``."""
+    return float(np.mean([f["normalized_regret"] for f in fits if all(f[k] == v for k, v in keys.items())]))
+
+
 def fit(env, ep, n_train: int, representation: str, hidden: list[int], steps: int, lr: float, seed: int,
         weight_decay: float = 0.0) -> np.ndarray:
     """Train the policy's network on full labels of rounds ``[0, n_train)``; predictions on the test rounds."""
@@ -133,8 +138,7 @@ def main() -> None:
         rep, widths = layout.split(":")
         hidden = [int(w) for w in widths.split(",")]
         for wd in args.weight_decay:
-            cells = [np.mean([f["normalized_regret"] for f in out["fits"] if f["representation"] == rep
-                              and f["hidden"] == hidden and f["weight_decay"] == wd and f["n_train"] == n])
+            cells = [mean_regret(out["fits"], representation=rep, hidden=hidden, weight_decay=wd, n_train=n)
                      for n in args.train]
             print(f"| {rep} [{widths}] | {wd:g} | " + " | ".join(f"{c:.1f}" for c in cells) + " |")
 

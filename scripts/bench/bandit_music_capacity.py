@@ -87,7 +87,7 @@ def main() -> None:
     import torch
 
     import bandit as bench
-    from bandit_capacity import N_TEST, fit
+    from bandit_capacity import N_TEST, fit, mean_regret
 
     torch.set_num_threads(1)
     bench.REPLAY["music-sim"]["data"] = args.data
@@ -123,8 +123,7 @@ def main() -> None:
           + " | ".join(f"n = {n}" for n in args.train) + " |")
     print("|---" * (1 + len(args.train)) + "|")
     for wd in args.weight_decay:
-        cells = [np.mean([f["normalized_regret"] for f in out["fits"] if f["weight_decay"] == wd
-                          and f["n_train"] == n]) for n in args.train]
+        cells = [mean_regret(out["fits"], weight_decay=wd, n_train=n) for n in args.train]
         print(f"| {wd:g} | " + " | ".join(f"{c:.1f}" for c in cells) + " |")
 
 

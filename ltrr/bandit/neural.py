@@ -137,6 +137,9 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
     warm_scale : float
         Spread of the pooled Beta draws around their means (as ``posterior_scale`` for the network's draws; 1:
         plain Beta draws).
+    standardize : bool
+        Feed the network z-scored context columns: mean and standard deviation over the buffer, refreshed at every
+        retrain (the posterior is rebuilt then anyway). An L2 penalty otherwise suppresses low-variance features.
     name : str
     """
 
@@ -150,7 +153,8 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
                  train_every: int = 50, train_steps: int = 100, batch_size: int = 512, max_grad_norm: float = 5.0,
                  init_scale: float = 0.3, weight_decay: float = 0.0, weight_decay_ref: int = 0,
                  buffer_size: int = 200_000, n_samples: int = 100, eps_mix: float = 0.02, initial_pulls: int = 1,
-                 warm_rounds: int = 0, warm_scale: float = 1.0, name: str = "neural_linear_ts", **kwargs) -> None:
+                 warm_rounds: int = 0, warm_scale: float = 1.0, standardize: bool = False,
+                 name: str = "neural_linear_ts", **kwargs) -> None:
         super().__init__(*args, name=name, **kwargs)
         if head_mode not in HEAD_MODES:
             raise ValueError(f"head_mode must be one of {HEAD_MODES}, got {head_mode!r}")
@@ -190,6 +194,7 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
         if warm_scale < 0:
             raise ValueError(f"warm_scale must be >= 0, got {warm_scale}")
         self.warm_scale = float(warm_scale)
+        self.standardize = bool(standardize)
         self.static_inputs = self._static_inputs(arm_features)
         if representation == "context":
             self.static_inputs = self.static_inputs[:, :0]
@@ -224,6 +229,7 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
         self.retrain_due = False
         n_cells = len(self.arms) * len(self.space.depths)
         self.cell_hits, self.cell_weight = np.zeros(n_cells), np.zeros(n_cells)  # pooled labels (warm start)
+        self.in_shift, self.in_scale = np.zeros(self.n_in, np.float32), np.ones(self.n_in, np.float32)
 
     def _n_units(self) -> int:
         """Training heads: one per arm (``cell``) or per (arm, depth) cell (``context``)."""
@@ -239,9 +245,26 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
         x = np.broadcast_to(np.asarray(context, dtype=np.float32), (len(self.static_inputs), self.n_features))
         return np.concatenate([x, self.static_inputs], axis=1)
 
+    def _input_scaling(self, inp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Shift and scale of the network's inputs, ``(n_in,)`` each: z-scores of the context columns over ``inp``
+        (``standardize``; constant columns are only centred) or the identity."""
+        shift, scale = np.zeros(self.n_in, np.float32), np.ones(self.n_in, np.float32)
+        if self.standardize and len(inp):
+            c = inp[:, :self.n_features]
+            sd = c.std(axis=0)
+            shift[:self.n_features], scale[:self.n_features] = c.mean(axis=0), np.where(sd > 1e-6, sd, 1.0)
+        return shift, scale
+
+    def _scaled(self, inp: np.ndarray) -> np.ndarray:
+        """Network inputs after the current input scaling, ``(n, n_in)`` float32."""
+        if not self.standardize:
+            return inp
+        return ((inp - self.in_shift) / self.in_scale).astype(np.float32)
+
     @torch.no_grad()
     def _embed(self, inp: np.ndarray, batch: int = 65536) -> np.ndarray:
-        """Representation ``z`` of network inputs, shape ``(n, d_z)``, float64."""
+        """Representation ``z`` of (raw) network inputs, shape ``(n, d_z)``, float64."""
+        inp = self._scaled(inp)
         out = [self.net.trunk(torch.from_numpy(np.ascontiguousarray(inp[i:i + batch]))).double().numpy()
                for i in range(0, len(inp), batch)]
         return np.concatenate(out) if out else np.zeros((0, self.hidden[-1]))
@@ -319,7 +342,8 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
         """``train_steps`` minibatch steps on the buffer, then re-embed every label and rebuild the posterior."""
         inp, arm, y, w = self.buffer.view()
         self._set_weight_decay(self.opt)
-        self.step, loss = self._fit(self.net, self.opt, self.step, inp, arm, y, w, self.rng)
+        self.in_shift, self.in_scale = self._input_scaling(inp)
+        self.step, loss = self._fit(self.net, self.opt, self.step, self._scaled(inp), arm, y, w, self.rng)
         self._install_network()
         log.debug("%s retrain %d: %d labels, last loss %.4f", self.name, self.retrains, len(y), loss)
 
@@ -341,9 +365,12 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
         step0, rng = self.step, np.random.default_rng(self.rng.integers(2**63))
 
         def job() -> Callable[[], None]:
-            step, loss = self._fit(net, opt, step0, inp, arm, y, w, rng)
+            shift, scale = self._input_scaling(inp)
+            fit_inp = ((inp - shift) / scale).astype(np.float32) if self.standardize else inp
+            step, loss = self._fit(net, opt, step0, fit_inp, arm, y, w, rng)
 
             def install() -> None:
+                self.in_shift, self.in_scale = shift, scale
                 self.net.load_state_dict(net.state_dict())
                 self.opt.load_state_dict(opt.state_dict())
                 self.step = step
@@ -396,6 +423,7 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
                 "net": {k: v.detach().numpy().copy() for k, v in self.net.state_dict().items()},
                 "buffer": {"inp": inp.copy(), "arm": arm.copy(), "y": y.copy(), "w": w.copy(),
                            "head": self.buffer.head}, "cell_hits": self.cell_hits.copy(),
+                "in_shift": self.in_shift.copy(), "in_scale": self.in_scale.copy(),
                 "cell_weight": self.cell_weight.copy(), **self.post.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -408,6 +436,9 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
         if "cell_hits" in state:  # absent in states saved before the warm start existed
             self.cell_hits = np.asarray(state["cell_hits"], dtype=float).copy()
             self.cell_weight = np.asarray(state["cell_weight"], dtype=float).copy()
+        if "in_shift" in state:  # absent in states saved before input standardisation existed
+            self.in_shift = np.asarray(state["in_shift"], dtype=np.float32).copy()
+            self.in_scale = np.asarray(state["in_scale"], dtype=np.float32).copy()
         self.post.load_state_dict(state)
 
 
@@ -424,7 +455,8 @@ class NeuralGreedyPolicy(PointEstimateMixin, NeuralLinearTSPolicy):
     @torch.no_grad()
     def predict(self, context: np.ndarray) -> np.ndarray:
         """The network's hit probabilities, shape ``(n_arms, n_depths)``."""
-        _, pred = self.net(torch.from_numpy(self._cell_inputs(context)), torch.from_numpy(self._units()))
+        inp = self._scaled(self._cell_inputs(context))
+        _, pred = self.net(torch.from_numpy(inp), torch.from_numpy(self._units()))
         return pred.double().numpy().reshape(len(self.arms), len(self.space.depths))
 
     def mean_probs(self, context: np.ndarray) -> np.ndarray:

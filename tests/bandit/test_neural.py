@@ -164,6 +164,34 @@ def test_weight_decay_fades_with_the_rounds_past_its_reference(defer):
         NeuralLinearTSPolicy(ARMS, **KW, weight_decay_ref=-1)
 
 
+@pytest.mark.parametrize("defer", [False, True])
+def test_standardize_z_scores_the_context_columns_at_every_retrain(defer):
+    scale, shift = np.array([5.0, 0.01, 1.0]), np.array([100.0, 0.0, -3.0])
+    pol = NeuralLinearTSPolicy(ARMS, **KW, **SMALL, standardize=True, seed=6)
+    pol.defer_retrain = defer
+    rng = np.random.default_rng(4)
+    for _ in range(20):
+        x = shift + scale * rng.normal(size=3)
+        d = pol.select(x)
+        ranks = np.array([np.inf, 5.0, 30.0])
+        pol.update(x, d, depth_labels(pol.space, d.allocation, ranks, bool(np.any(ranks <= d.allocation))))
+    if defer:
+        np.testing.assert_array_equal(pol.in_scale, 1.0)  # a due retrain changes nothing until installed
+        pol.begin_retrain()()()
+    inp = pol.buffer.view()[0]
+    np.testing.assert_allclose(pol.in_shift[:3], inp[:, :3].mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(pol.in_scale[:3], inp[:, :3].std(axis=0), rtol=1e-5)
+    np.testing.assert_array_equal(pol.in_shift[3:], 0.0)  # arm one-hots and depth codes pass through
+    np.testing.assert_array_equal(pol.in_scale[3:], 1.0)
+    z = pol._scaled(inp)[:, :3]
+    np.testing.assert_allclose(z.mean(axis=0), 0.0, atol=1e-3)
+    np.testing.assert_allclose(z.std(axis=0), 1.0, atol=1e-3)
+    twin = NeuralLinearTSPolicy(ARMS, **KW, **SMALL, standardize=True, seed=99)
+    twin.load_state_dict(pol.state_dict())
+    x = shift + scale * rng.normal(size=3)
+    np.testing.assert_allclose(twin.mean_probs(x), pol.mean_probs(x))
+
+
 def test_state_round_trip_gives_the_same_posterior_and_predictions():
     pol = NeuralGreedyPolicy(ARMS, **KW, **SMALL, seed=7)
     feed(pol, 25, np.random.default_rng(5))

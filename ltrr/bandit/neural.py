@@ -255,11 +255,12 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
             shift[:self.n_features], scale[:self.n_features] = c.mean(axis=0), np.where(sd > 1e-6, sd, 1.0)
         return shift, scale
 
-    def _scaled(self, inp: np.ndarray) -> np.ndarray:
-        """Network inputs after the current input scaling, ``(n, n_in)`` float32."""
+    def _scaled(self, inp: np.ndarray, shift: np.ndarray | None = None, scale: np.ndarray | None = None) -> np.ndarray:
+        """Network inputs after an input scaling (default: the current one), ``(n, n_in)`` float32."""
         if not self.standardize:
             return inp
-        return ((inp - self.in_shift) / self.in_scale).astype(np.float32)
+        shift = self.in_shift if shift is None else shift
+        return ((inp - shift) / (self.in_scale if scale is None else scale)).astype(np.float32)
 
     @torch.no_grad()
     def _embed(self, inp: np.ndarray, batch: int = 65536) -> np.ndarray:
@@ -366,8 +367,7 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
 
         def job() -> Callable[[], None]:
             shift, scale = self._input_scaling(inp)
-            fit_inp = ((inp - shift) / scale).astype(np.float32) if self.standardize else inp
-            step, loss = self._fit(net, opt, step0, fit_inp, arm, y, w, rng)
+            step, loss = self._fit(net, opt, step0, self._scaled(inp, shift, scale), arm, y, w, rng)
 
             def install() -> None:
                 self.in_shift, self.in_scale = shift, scale
@@ -423,8 +423,8 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
                 "net": {k: v.detach().numpy().copy() for k, v in self.net.state_dict().items()},
                 "buffer": {"inp": inp.copy(), "arm": arm.copy(), "y": y.copy(), "w": w.copy(),
                            "head": self.buffer.head}, "cell_hits": self.cell_hits.copy(),
-                "in_shift": self.in_shift.copy(), "in_scale": self.in_scale.copy(),
-                "cell_weight": self.cell_weight.copy(), **self.post.state_dict()}
+                "cell_weight": self.cell_weight.copy(), "in_shift": self.in_shift.copy(),
+                "in_scale": self.in_scale.copy(), **self.post.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.t, self.step, self.retrains = int(state["t"]), int(state["step"]), int(state["retrains"])

@@ -85,7 +85,7 @@ def fit(env, ep, n_train: int, representation: str, hidden: list[int], steps: in
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--train", nargs="+", type=int, default=[1000, 2000, 5000, 10000], help="full-information rounds")
-    ap.add_argument("--layouts", nargs="+", default=["cell:50", "context:50", "context:20"],
+    ap.add_argument("--layouts", nargs="+", default=["cell:50", "context:50", "context:20", "context:32,20"],
                     help="representation:width[,width...]")
     ap.add_argument("--weight-decay", nargs="+", type=float, default=[0.0, 1e-3],
                     help="L2 penalties of the optimiser (the policy's weight_decay); one row of fits each")

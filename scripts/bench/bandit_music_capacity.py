@@ -12,7 +12,8 @@ queries (the stream draws them uniformly):
 - ``classifier:<name>``: an intent classifier trained on the hidden intent labels, which no policy sees (5-fold
   cross-fitted over queries), playing the best allocation under its predicted intent mix: a generous bound on what
   the context tells about the intent;
-- ``network``: the policies' network (``representation: context``, width ``--width``) fitted on *full-information*
+- ``network``: the policies' one-layer network of stop 19 (``representation: context``, width ``--width``; the shipped
+  policy now has two layers, ``hidden: [32, 20]``) fitted on *full-information*
   labels ``1[rank_k <= d]`` of every (arm, depth) cell of the first ``n`` rounds of a stream, then the knapsack on its
   predictions over the next 5,000 rounds, with and without an L2 penalty (``--weight-decay``), on ``--seeds``.
 

@@ -14,10 +14,10 @@ KW = dict(budget=50, depths=[10, 20, 50], n_features=3)
 SMALL = dict(hidden=[8], train_every=10, train_steps=5, batch_size=32)
 
 
-def feed(pol, rounds, rng, ctx=None):
-    """Random contexts and clicks: arm "b" holds the target at rank 5."""
+def feed(pol, rounds, rng, ctx=None, shift=0.0, scale=1.0):
+    """Random contexts (``shift + scale · N(0, 1)``, or ``ctx``) and clicks: arm "b" holds the target at rank 5."""
     for _ in range(rounds):
-        x = rng.normal(size=3) if ctx is None else ctx
+        x = shift + scale * rng.normal(size=3) if ctx is None else ctx
         d = pol.select(x)
         ranks = np.array([np.inf, 5.0, 30.0])
         pol.update(x, d, depth_labels(pol.space, d.allocation, ranks, bool(np.any(ranks <= d.allocation))))
@@ -170,11 +170,7 @@ def test_standardize_z_scores_the_context_columns_at_every_retrain(defer):
     pol = NeuralLinearTSPolicy(ARMS, **KW, **SMALL, standardize=True, seed=6)
     pol.defer_retrain = defer
     rng = np.random.default_rng(4)
-    for _ in range(20):
-        x = shift + scale * rng.normal(size=3)
-        d = pol.select(x)
-        ranks = np.array([np.inf, 5.0, 30.0])
-        pol.update(x, d, depth_labels(pol.space, d.allocation, ranks, bool(np.any(ranks <= d.allocation))))
+    feed(pol, 20, rng, shift=shift, scale=scale)
     if defer:
         np.testing.assert_array_equal(pol.in_scale, 1.0)  # a due retrain changes nothing until installed
         pol.begin_retrain()()()

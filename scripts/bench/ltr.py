@@ -26,6 +26,11 @@ With ``--temperature T > 0`` the logger samples each shown list from a Plackett-
 (logits ``-log(position) / T``), so every candidate can be shown, and the IPS rankers use the policy-aware
 propensity ``ρ_d = Σ_k P(d at k) θ_k`` (Oosterhuis and de Rijke 2020) instead of ``θ_position``.
 
+The personalized-arm part (``--parts personal``) runs the main job twice, with and without the personal arm, on a
+world with 0-60 tracks of history per user, and reports recall@budget by history length. ``--personal-share S``
+makes a share S of the queries ``personal`` requests ("play something": targets only the user's taste decides, see
+:mod:`ltrr.data.music.queries`); the default world has none.
+
 Intervals are 95% Student-t over seeds. Each seed's figures are cached under ``--cache`` (resumable).
 """
 
@@ -296,7 +301,8 @@ GROUPS = {"short": (0, 5), "medium": (5, 30), "long": (30, 10**9)}  # listening-
 
 def personal_part(args) -> dict:
     """The main job's neural-linear TS with and without the personalized arm, on a world whose users have
-    listening histories of 0-60 tracks; recall@budget per history-length group (paired over seeds)."""
+    listening histories of 0-60 tracks and ``--personal-share`` of "play something" queries; recall@budget per
+    history-length group (paired over seeds)."""
     from ltrr.eval.metrics import mean_ci
     from ltrr.pipeline.log import read_log
     from ltrr.tasks import build as B
@@ -307,11 +313,12 @@ def personal_part(args) -> dict:
     base = ["logger=none", "progress=false", "arms.dense.progress=false", f"arms.dense.cache_dir={args.embed_cache}",
             f"data.world.history_len=[{args.history_range[0]},{args.history_range[1]}]",
             f"seeds=[{','.join(map(str, seeds))}]", f"rounds={args.personal_rounds}", "~policies.uniform",
-            "~policies.lints"] + list(args.set)
+            "~policies.lints", f"data.queries.personal_share={args.personal_share}"] + list(args.set)
     per: dict = {}
     for variant, extra in (("without", []), ("with", ["+arm@arms.personal=personal"])):
         cfg = compose(ROOT / "configs", base + extra)
-        run_dir = args.cache / f"personal_{variant}"
+        run_dir = args.cache / (f"personal_{variant}" if not args.personal_share
+                                else f"personal_share{args.personal_share:g}_{variant}")
         train(cfg, run_dir)
         hist = {u.id: len(u.history) for u in B.build_world(cfg).users}
         per[variant] = {}
@@ -327,7 +334,8 @@ def personal_part(args) -> dict:
                           "personal_share": float(np.mean([r["allocation"].get("personal", 0) for r in sel]))
                                             / cfg.budget if sel else None}
             per[variant][seed] = row
-    out: dict = {"history_range": list(args.history_range), "groups": {g: list(v) for g, v in GROUPS.items()},
+    out: dict = {"history_range": list(args.history_range), "personal_share": args.personal_share,
+                 "groups": {g: list(v) for g, v in GROUPS.items()},
                  "seeds": seeds, "rounds": args.personal_rounds, "budget": None, "by_group": {}}
     for g in GROUPS:
         w = [per["with"][s][g]["recall_at_budget"] for s in seeds]
@@ -350,7 +358,8 @@ def personal_part(args) -> dict:
 
 def print_personal(p: dict) -> None:
     print(f"\npersonalized arm (neural-linear TS, {p['rounds']} rounds, seeds {p['seeds']}, histories "
-          f"{p['history_range']} tracks): recall@budget with / without it\n")
+          f"{p['history_range']} tracks, personal queries {p.get('personal_share', 0.0):.0%}): recall@budget with / "
+          f"without it\n")
     print("| users (history tracks) | queries/seed | without | with | relative change | personal share of budget |"
           " personal arm alone |\n|---|---|---|---|---|---|---|")
     for g, v in p["by_group"].items():
@@ -402,6 +411,8 @@ def main(argv=None) -> None:
     p.add_argument("--personal-seeds", default="0-4")
     p.add_argument("--personal-rounds", type=int, default=4000)
     p.add_argument("--history-range", type=int, nargs=2, default=[0, 60])
+    p.add_argument("--personal-share", type=float, default=0.0,
+                   help="share of 'play something' queries (data.queries.personal_share); 0: the default world")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if args.show:

@@ -48,10 +48,11 @@ def test_bench_runs_on_the_smoke_world(tmp_path, capsys):
     dla = res["propensities"]["pbm"]["dla_mean"]
     assert len(dla) == 10 and dla[0] == 1.0 and "pbm/dla_neural" in res["targets"]
     NS["main"](["--parts", "personal", "--personal-seeds", "0", "--personal-rounds", "40", "--history-range", "0",
-                "40"] + common)
+                "40", "--personal-share", "0.3"] + common)
     res = json.loads(out.read_text())
     assert res["rankers"] == r  # the personal part keeps the rankers' figures
     p = res["personalized_arm"]
+    assert p["personal_share"] == 0.3 and (tmp_path / "c" / "personal_share0.3_with").is_dir()
     assert p["seeds"] == [0] and set(p["by_group"]) <= {"short", "medium", "long"} and p["by_group"]
     for g in p["by_group"].values():
         assert "personal" in g["arm_alone_recall_at_budget"] and 0 <= g["personal_budget_share"] <= 1

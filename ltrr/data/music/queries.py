@@ -10,6 +10,11 @@ Intents (each favours different retrieval arms):
 - ``entity_type``: "<topic> podcast" or "<artist> albums".
 - ``new_release``: "new <artist>" or "new <genre> releases"; targets are items added in the last 30 days.
 - ``repeat``: the user re-issues one of their own earlier queries (same text, same targets).
+- ``personal``: a request that names no item ("play something", "music for me"); the targets are the tracks the user
+  would play next, each a re-listen from their history (share ``relisten``) or a track drawn from their taste like
+  the history itself (genre taste times popularity). Only taste tells them apart, so only a personalised arm finds
+  them. Off in :data:`DEFAULT_MIX` (the default stream has none); ``personal_share`` or a ``personal`` weight in
+  ``mix`` turns it on.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from ltrr.types import Doc, Query
 from ltrr.utils.seed import make_rng
 from ltrr.utils.text import tokens
 
-INTENTS = ("exact", "artist", "topic", "ambiguous", "entity_type", "new_release", "repeat")
+INTENTS = ("exact", "artist", "topic", "ambiguous", "entity_type", "new_release", "repeat", "personal")
 DEFAULT_MIX = {"exact": 0.28, "artist": 0.12, "topic": 0.16, "ambiguous": 0.1, "entity_type": 0.1,
                "new_release": 0.09, "repeat": 0.15}
 
@@ -61,17 +66,32 @@ class QueryGenerator:
         Intent weights; defaults to :data:`DEFAULT_MIX`. Unknown intents are an error.
     typo_rate : float
         Probability that a name-like query is misspelt.
+    personal_share : float
+        Share of ``personal`` queries, the mix's other weights scaled by ``1 - personal_share`` (0: the mix as given).
+    personal_targets : int
+        Tracks drawn as the targets of a ``personal`` query (duplicates merged).
+    relisten : float
+        Probability that each of them is a re-listen from the user's history (users without history: none).
     """
 
     def __init__(self, world: MusicWorld, seed: int = 0, mix: dict[str, float] | None = None,
-                 typo_rate: float = 0.35) -> None:
+                 typo_rate: float = 0.35, personal_share: float = 0.0, personal_targets: int = 10,
+                 relisten: float = 0.5) -> None:
         mix = dict(DEFAULT_MIX if mix is None else mix)
         unknown = set(mix) - set(INTENTS)
         if unknown:
             raise ValueError(f"unknown intent(s) {sorted(unknown)} in mix; choose from {INTENTS}")
-        if not 0 <= typo_rate <= 1:
-            raise ValueError(f"typo_rate must be in [0, 1], got {typo_rate}")
+        for name, v in (("typo_rate", typo_rate), ("personal_share", personal_share), ("relisten", relisten)):
+            if not 0 <= v <= 1:
+                raise ValueError(f"{name} must be in [0, 1], got {v}")
+        if personal_targets < 1:
+            raise ValueError(f"personal_targets must be >= 1, got {personal_targets}")
+        if personal_share > 0:  # without it the intent list, hence the stream, is exactly the mix's
+            total = sum(mix.values())
+            mix = {k: v * (1 - personal_share) / total for k, v in mix.items() if k != "personal"}
+            mix["personal"] = personal_share
         self.world, self.typo_rate, self.rng = world, typo_rate, make_rng(seed, "queries")
+        self.personal_targets, self.relisten = int(personal_targets), float(relisten)
         self.intents = list(mix)
         p = np.array([mix[i] for i in self.intents], dtype=float)
         self.intent_p = p / p.sum()
@@ -103,6 +123,9 @@ class QueryGenerator:
         for d in world.of_type("album"):
             self.albums_of[d.metadata["artist_id"]].append(d.id)
         self.fresh = [d for d in self.tracks + world.of_type("album") if d.metadata["added_days_ago"] < FRESH_DAYS]
+        self.track_genre = np.array([gi[d.metadata["genre"]] for d in self.tracks])
+        self.track_pop = np.array([d.metadata["popularity"] for d in self.tracks]) + 1.0  # as the world's histories
+        self.track_row = {d.id: i for i, d in enumerate(self.tracks)}
 
     def _typo(self, text: str) -> str:
         return misspell(text, self.rng) if self.rng.random() < self.typo_rate else text
@@ -161,6 +184,17 @@ class QueryGenerator:
                 d.metadata["genre"])
             targets = {x.id: 1 for x in self.fresh if x.metadata["genre"] == d.metadata["genre"]}
         return text, targets
+
+    def _personal(self, user) -> tuple[str, dict[str, int]]:
+        w = user.genre_taste[self.track_genre] * self.track_pop
+        w[[self.track_row[t] for t in user.history if t in self.track_row]] = 0.0  # discoveries are new tracks
+        targets = {}
+        for _ in range(self.personal_targets):
+            if user.history and self.rng.random() < self.relisten:
+                targets[user.history[self.rng.integers(len(user.history))]] = 1
+            else:
+                targets[self.tracks[self.rng.choice(len(self.tracks), p=w / w.sum())].id] = 1
+        return self._syn(V.PERSONAL_REQUESTS), targets
 
     def sample(self) -> SimQuery:
         """Draw the next query of the stream."""

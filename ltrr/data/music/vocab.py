@@ -53,6 +53,11 @@ TITLE_WORDS = [
 # Words that appear far more often in titles (the "love" of an ambiguous one-word query).
 HEAD_WORDS = ["love", "night", "heart", "baby", "fire", "dream", "summer", "home", "light", "rain"]
 
+# Requests that name no item: only the user's taste says what they want (the ``personal`` intent).
+PERSONAL_REQUESTS = ["play something", "play some music", "music for me", "songs for me", "my kind of music",
+                     "something i would like", "recommend me songs", "what should i listen to", "surprise me",
+                     "play my music"]
+
 FIRST_NAMES = [
     "taylor", "olivia", "marcus", "luna", "diego", "ava", "kai", "nina", "leo", "maya", "isaac", "zara",
     "felix", "iris", "omar", "chloe", "jonah", "priya", "mateo", "lena", "ezra", "sofia", "miles", "aria",

@@ -118,3 +118,10 @@ def test_encoder_job_rejects_an_unknown_data_kind(tmp_path):
     cfg = compose_cfg("train", ["experiment=encoders_smoke", "encoders.data.kind=csv"])
     with pytest.raises(ValueError, match="encoders.data.kind"):
         train_encoders(cfg, tmp_path)
+
+
+def test_main_job_warm_start_scales_with_the_run():
+    # 15% of the run, the share tuned on the bench's 20,000 rounds (the policy's own value is for that length)
+    assert compose_cfg("train").policies.neural_linear_ts.warm_rounds == 600
+    assert compose_cfg("train", ["rounds=20000"]).policies.neural_linear_ts.warm_rounds == 3000
+    assert compose_cfg("train", ["rounds=333"]).policies.neural_linear_ts.warm_rounds == 50

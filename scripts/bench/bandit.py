@@ -58,13 +58,16 @@ def parse_seeds(text: str) -> list[int]:
     return [int(s) for s in text.split(",")]
 
 
-def compose(env: str, budget: int, policies: list[str], sets: list[str]):
+def compose(env: str, budget: int, policies: list[str], sets: list[str], rounds: int):
     from hydra import compose as hcompose
     from hydra import initialize_config_dir
 
+    import ltrr.tasks  # noqa: F401  (config resolvers)
+
     base = {"uniform", "lints", "neural_linear_ts"}  # already in train.yaml's defaults
+    # rounds: the stream's length, so settings that scale with the run (train.yaml's warm start) see this one's
     over = ([f"+env={ENVS[env]}"] if ENVS[env] else []) + [f"budget={budget}", f"depths=[{','.join(map(str, depths_for(budget)))}]",
-            "logger=none"] + [f"+policy@policies.{p}={p}" for p in policies if p not in base] + list(sets)
+            "logger=none", f"rounds={rounds}"] + [f"+policy@policies.{p}={p}" for p in policies if p not in base] + list(sets)
     with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "configs")):
         return hcompose(config_name="train", overrides=over)
 
@@ -79,7 +82,7 @@ def run_cell(env_name: str, budget: int, seed: int, rounds: int, policies: list[
     from ltrr.tasks import build
 
     torch.set_num_threads(1)
-    cfg = compose(env_name, budget, policies, sets)
+    cfg = compose(env_name, budget, policies, sets, rounds)
     if env_name in REPLAY:
         env, frac_of = replay_env(env_name, budget)
     else:

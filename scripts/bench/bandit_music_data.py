@@ -72,6 +72,8 @@ def compose(overrides: list[str], extra_arms: list[str]):
     from hydra import compose as hcompose
     from hydra import initialize_config_dir
 
+    import ltrr.tasks  # noqa: F401  (config resolvers)
+
     over = list(overrides) + [f"+arm@arms.{a}={a}" for a in extra_arms]
     with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "configs")):
         return hcompose(config_name="train", overrides=over)

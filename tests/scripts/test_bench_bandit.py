@@ -46,3 +46,10 @@ def test_cached_cells_are_reused_under_the_same_stamp_and_without_ope():
     assert NS["reusable"]({"stamp": {**stamp, "rounds": 50}, "policies": {}}, stamp) is None
     assert NS["reusable"]({"stamp": stamp, "policies": {}}, {**stamp, "ope": False}) is None
     assert NS["reusable"](None, stamp) is None
+
+
+def test_policies_see_the_streams_length():
+    # the main job's warm start is a share of `rounds`; the bench composes with its own stream length, so the
+    # neural-linear sampler keeps the 3,000 rounds it was tuned with at T = 20,000
+    cfg = NS["compose"]("synthetic", 100, ["neural_linear_ts"], [], 20000)
+    assert cfg.rounds == 20000 and cfg.policies.neural_linear_ts.warm_rounds == 3000

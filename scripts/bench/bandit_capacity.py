@@ -48,20 +48,22 @@ def mean_regret(fits: list[dict], **keys) -> float:
 
 
 def fit(env, ep, n_train: int, representation: str, hidden: list[int], steps: int, lr: float, seed: int,
-        weight_decay: float = 0.0) -> np.ndarray:
-    """Train the policy's network on full labels of rounds ``[0, n_train)``; predictions on the test rounds."""
+        weight_decay: float = 0.0, contexts: np.ndarray | None = None) -> np.ndarray:
+    """Train the policy's network on full labels of rounds ``[0, n_train)``; predictions on the test rounds.
+    ``contexts`` ``(rounds, dim)`` replaces the stream's contexts as the network's input."""
     import torch
 
     from ltrr.bandit.neural import NeuralLinearTSPolicy
 
+    ctx = ep.contexts if contexts is None else contexts
     torch.manual_seed(seed)
-    pol = NeuralLinearTSPolicy(env.arms, env.space.budget, env.space.depths, n_features=env.n_features,
+    pol = NeuralLinearTSPolicy(env.arms, env.space.budget, env.space.depths, n_features=ctx.shape[1],
                                hidden=hidden, representation=representation, seed=seed)
     depths = np.array(env.space.depths)
     units = pol._units()
 
     def data(rows):
-        inp = np.concatenate([pol._cell_inputs(ep.contexts[t]) for t in rows])
+        inp = np.concatenate([pol._cell_inputs(ctx[t]) for t in rows])
         clicked = ep.click_u[rows] < env.click_prob
         y = ((ep.ranks[rows][:, :, None] <= depths[None, None, :]) & clicked[:, None, None]).reshape(len(rows), -1)
         return torch.from_numpy(inp), torch.from_numpy(np.tile(units, len(rows))), torch.from_numpy(

@@ -33,5 +33,6 @@ def test_music_capacity_check_orders_its_reference_points(tmp_path, monkeypatch,
     f = res["floors"]
     assert f["true_intent"] < 1e-6 < f["best_static"]  # distinct contexts: the intent oracle is the env's oracle
     assert f["classifier:logistic:accuracy"] > 0.9 and f["classifier:logistic"] < 0.5 * f["best_static"]
-    assert [(x["weight_decay"], x["n_train"]) for x in res["fits"]] == [(0.0, 300), (0.001, 300)]
+    assert [(x["inputs"], x["weight_decay"], x["n_train"]) for x in res["fits"]] == [
+        ("context", 0.0, 300), ("context", 0.001, 300), ("true_intent", 0.0, 300), ("true_intent", 0.001, 300)]
     assert "| classifier:logistic |" in capsys.readouterr().out

@@ -299,6 +299,18 @@ def print_table(res: dict) -> None:
 GROUPS = {"short": (0, 5), "medium": (5, 30), "long": (30, 10**9)}  # listening-history length [low, high)
 
 
+def _rel_ci(a: list[float], b: list[float]) -> dict:
+    """Mean and 95% interval over seeds of the paired relative change ``a / b - 1``."""
+    from ltrr.eval.metrics import mean_ci
+
+    r = mean_ci([(x - y) / y for x, y in zip(a, b)])
+    return {"mean": r["mean"], "ci95": [r["lo"], r["hi"]]}
+
+
+def _fmt_rel(rc: dict) -> str:
+    return f"{rc['mean']:+.2%} [{rc['ci95'][0]:+.2%}, {rc['ci95'][1]:+.2%}]"
+
+
 def personal_part(args) -> dict:
     """The main job's neural-linear TS with and without the personalized arm, on a world whose users have
     listening histories of 0-60 tracks and ``--personal-share`` of "play something" queries; recall@budget per
@@ -344,10 +356,6 @@ def personal_part(args) -> dict:
     out: dict = {"history_range": list(args.history_range), "personal_share": args.personal_share,
                  "groups": {g: list(v) for g, v in GROUPS.items()},
                  "seeds": seeds, "rounds": args.personal_rounds, "budget": None, "by_group": {}}
-    def rel_ci(a: list[float], b: list[float]) -> dict:
-        r = mean_ci([(x - y) / y for x, y in zip(a, b)])
-        return {"mean": r["mean"], "ci95": [r["lo"], r["hi"]]}
-
     for g in GROUPS:
         w = [per["with"][s][g]["recall_at_budget"] for s in seeds]
         wo = [per["without"][s][g]["recall_at_budget"] for s in seeds]
@@ -361,11 +369,11 @@ def personal_part(args) -> dict:
                 / per["without"][s][g]["queries"] for i, s in enumerate(seeds)]
         out["by_group"][g] = {
             "with_personal": mean_ci(w), "without_personal": mean_ci(wo),
-            "relative_change": rel_ci(w, wo),
+            "relative_change": _rel_ci(w, wo),
             "hit_with_personal": mean_ci(hw), "hit_without_personal": mean_ci(hwo),
-            "hit_relative_change": rel_ci(hw, hwo),
+            "hit_relative_change": _rel_ci(hw, hwo),
             "personal_queries_per_seed": float(np.mean([per["with"][s][g]["personal_queries"] for s in seeds])),
-            "hit_ceiling_relative_change": rel_ci(ceil, hwo),
+            "hit_ceiling_relative_change": _rel_ci(ceil, hwo),
             "queries_per_seed": float(np.mean([per["with"][s][g]["queries"] for s in seeds])),
             "personal_budget_share": float(np.mean([per["with"][s][g]["personal_share"] for s in seeds])),
             "arm_alone_recall_at_budget": {a: float(np.mean([per["with"][s][g]["arm_recall"][a] for s in seeds]))
@@ -381,9 +389,6 @@ def print_personal(p: dict) -> None:
     print(f"\npersonalized arm (neural-linear TS, {p['rounds']} rounds, seeds {p['seeds']}, histories "
           f"{p['history_range']} tracks, personal queries {p.get('personal_share', 0.0):.0%}): recall@budget with / "
           f"without it\n")
-    def ci(rc: dict) -> str:
-        return f"{rc['mean']:+.2%} [{rc['ci95'][0]:+.2%}, {rc['ci95'][1]:+.2%}]"
-
     print("| users (history tracks) | queries/seed | hit without | hit with | relative change | recall (share of targets)"
           " without / with, change | personal share of budget | personal arm alone |"
           + (" ceiling (personal queries all-in on the arm) |" if p.get("personal_share") else "")
@@ -395,10 +400,10 @@ def print_personal(p: dict) -> None:
                  "hit_relative_change": {"mean": float("nan"), "ci95": [float("nan")] * 2}}
         print(f"| {g} [{lo}, {hi if hi < 10**8 else 'inf'}) | {v['queries_per_seed']:.0f} | "
               f"{v['hit_without_personal']['mean']:.4f} | {v['hit_with_personal']['mean']:.4f} | "
-              f"{ci(v['hit_relative_change'])} | {v['without_personal']['mean']:.4f} / "
+              f"{_fmt_rel(v['hit_relative_change'])} | {v['without_personal']['mean']:.4f} / "
               f"{v['with_personal']['mean']:.4f}, {v['relative_change']['mean']:+.2%} | "
               f"{v['personal_budget_share']:.3f} | {v['arm_alone_recall_at_budget'].get('personal', float('nan')):.4f} |"
-              + (f" {ci(v['hit_ceiling_relative_change'])} |" if p.get("personal_share") else ""))
+              + (f" {_fmt_rel(v['hit_ceiling_relative_change'])} |" if p.get("personal_share") else ""))
     print(f"targets: {p['targets']}")
 
 

@@ -26,6 +26,7 @@ A bandit sees less than either: only the cells it drew, and only hits.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import os
@@ -110,16 +111,15 @@ def main() -> None:
     for seed in args.seeds:
         ep = env.episode(max(args.train) + N_TEST, seed)
         onehot = np.eye(len(env.types), dtype=np.float32)[env.query_type[ep.queries]]
-        for inputs, ctx in (("context", None), ("true_intent", onehot)):
-            for wd in args.weight_decay:
-                for n in args.train:
-                    t0 = time.time()
-                    probs = fit(env, ep, n, "context", [args.width], args.steps, args.lr, seed, wd, contexts=ctx)
-                    r = knapsack_regret(env, ep.queries[n:n + N_TEST], probs, uniform)
-                    out["fits"].append({"seed": seed, "inputs": inputs, "weight_decay": wd, "n_train": n,
-                                        "normalized_regret": r})
-                    log.info("seed %d %s wd %g n=%d: plug-in normalised regret %.1f (%.0fs)", seed, inputs, wd, n, r,
-                             time.time() - t0)
+        for (inputs, ctx), wd, n in itertools.product((("context", None), ("true_intent", onehot)),
+                                                      args.weight_decay, args.train):
+            t0 = time.time()
+            probs = fit(env, ep, n, "context", [args.width], args.steps, args.lr, seed, wd, contexts=ctx)
+            r = knapsack_regret(env, ep.queries[n:n + N_TEST], probs, uniform)
+            out["fits"].append({"seed": seed, "inputs": inputs, "weight_decay": wd, "n_train": n,
+                                "normalized_regret": r})
+            log.info("seed %d %s wd %g n=%d: plug-in normalised regret %.1f (%.0fs)", seed, inputs, wd, n, r,
+                     time.time() - t0)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2))
     print("\n| reference (all queries) | normalised regret |\n|---|---|")

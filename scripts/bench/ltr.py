@@ -339,14 +339,14 @@ def personal_part(args) -> dict:
             row = {}
             for g, (lo, hi) in GROUPS.items():
                 sel = [r for r in recs if lo <= hist.get(r["user_id"], 0) < hi]
-                pers = [(r["extra"]["arm_ranks"].get("personal") or 10**9) <= cfg.budget
-                        for r in sel if r["extra"].get("intent") == "personal"]
+                psel = [r for r in sel if r["extra"].get("intent") == "personal"]
                 row[g] = {"recall_at_budget": float(np.mean([r["extra"]["recall"] for r in sel])) if sel else None,
                           "hit_at_budget": float(np.mean([r["extra"]["hit"] for r in sel])) if sel else None,
                           # what sending every personal query's whole budget to the personal arm would hit
-                          "personal_queries": len(pers), "personal_arm_hits": int(np.sum(pers)),
-                          "personal_hits": int(sum(r["extra"]["hit"] for r in sel
-                                                   if r["extra"].get("intent") == "personal")),
+                          "personal_queries": len(psel),
+                          "personal_arm_hits": sum((r["extra"]["arm_ranks"].get("personal") or 10**9) <= cfg.budget
+                                                   for r in psel),
+                          "personal_hits": sum(bool(r["extra"]["hit"]) for r in psel),
                           "queries": len(sel),
                           "arm_recall": {a: float(np.mean([(sel_r["extra"]["arm_ranks"][a] or 10**9) <= cfg.budget
                                                            for sel_r in sel])) for a in cfg.arms} if sel else {},

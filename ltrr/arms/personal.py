@@ -1,5 +1,5 @@
 """Personalized arm: the items nearest the user's embedding (a two-tower model of listening histories, faiss
-inner-product search), whatever the query says.
+inner-product search), whatever the query says, with a re-listen prior for the tracks the user already played.
 
 A user's embedding pools their long-term history (what they listened to before) and this session's clicks; a user
 with neither (cold) gets the popularity chart, so the arm never returns nothing and the bandit can learn to skip it
@@ -33,6 +33,11 @@ class PersonalArm(Arm):
         Two-tower size and training (see :func:`~ltrr.encoders.two_tower.fit_two_tower`).
     session_size : int
         Latest clicks per user kept as the session history.
+    relisten_bonus : float
+        Added to the affinity of the tracks in the user's own history (long-term and session): people replay what
+        they played, and a kNN list ranks many unheard neighbours above them. 0: plain kNN; a bonus near the
+        affinities' spread (5 for the default two-tower, whose played tracks score about 7 and the catalogue's top
+        0.1% about 9) puts nearly every played track first, best affinity first.
     use_gpu : {"auto", True, False}
         faiss placement (CPU fallback, logged by the index).
     seed : int
@@ -43,12 +48,16 @@ class PersonalArm(Arm):
     score_scale = 5.0
 
     def __init__(self, docs: Sequence[Doc], name: str = "personal", dim: int = 32, steps: int = 300, batch: int = 256,
-                 lr: float = 0.01, session_size: int = 20, use_gpu: str | bool = "auto", seed: int = 0) -> None:
+                 lr: float = 0.01, session_size: int = 20, relisten_bonus: float = 0.0, use_gpu: str | bool = "auto",
+                 seed: int = 0) -> None:
         super().__init__(docs, name)
         self.index_of = {d.id: i for i, d in enumerate(docs)}
         self.model = TwoTowerModel(docs, dim=dim, seed=seed)
         self.steps, self.batch, self.lr, self.seed = int(steps), int(batch), float(lr), int(seed)
         self.session_size, self.use_gpu = int(session_size), use_gpu
+        if not float(relisten_bonus) >= 0:
+            raise ValueError(f"relisten_bonus: must be >= 0, got {relisten_bonus}")
+        self.relisten_bonus = float(relisten_bonus)
         pop = np.array([float(d.metadata.get("popularity", 0.0) or 0.0) for d in docs])
         self.chart = np.argsort(-pop, kind="stable")
         self.pop = pop / max(float(pop.max()), 1e-9)
@@ -108,7 +117,15 @@ class PersonalArm(Arm):
             return self._result(ids, self.pop[ids])
         scores, ids = self.index.search(u[None, :], k)
         keep = ids[0] >= 0
-        return self._result(ids[0][keep], scores[0][keep])
+        scores, ids = scores[0][keep], ids[0][keep]
+        if self.relisten_bonus > 0:  # the played tracks with their bonus, merged with the kNN list, best first
+            played = np.unique(np.array(self.history_of(query.user_id), dtype=np.int64))
+            new = ids[~np.isin(ids, played)]
+            ids = np.concatenate([played, new])
+            scores = np.concatenate([self.vectors[played] @ u + self.relisten_bonus, self.vectors[new] @ u])
+            order = np.argsort(-scores, kind="stable")[:k]
+            ids, scores = ids[order], scores[order]
+        return self._result(ids, scores)
 
     def observe(self, query: Query, shown: Sequence[str], clicked: Sequence[str]) -> None:
         if query.user_id is None or not clicked:

@@ -75,3 +75,24 @@ def test_world_history_lengths():
     assert [len(u.history) for u in build_world(seed=0, **TINY_WORLD).users] == [30] * TINY_WORLD["n_users"]
     with pytest.raises(ValueError, match="history_len"):
         build_world(seed=0, **{**TINY_WORLD, "history_len": [5, 1]})
+
+
+def test_relisten_bonus_puts_played_tracks_first(world):
+    plain = PersonalArm(world.docs, steps=150, batch=64, use_gpu=False, seed=0)
+    plain.fit_histories({u.id: u.history for u in world.users})
+    boosted = PersonalArm(world.docs, steps=150, batch=64, use_gpu=False, seed=0, relisten_bonus=1e3)
+    boosted.fit_histories({u.id: u.history for u in world.users})
+    user = world.users[0]
+    played = set(user.history)
+    k = len(played) + 10
+    ranked = [c.doc_id for c in boosted.retrieve(Query("q", "x", user.id), k).candidates]
+    assert set(ranked[:len(played)]) == played and not played & set(ranked[len(played):])
+    scores = [c.score for c in boosted.retrieve(Query("q", "x", user.id), k).candidates]
+    assert np.all(np.diff(scores) <= 1e-6)
+    aff = boosted.affinity(user.id, ranked[:len(played)])  # best affinity first among the played tracks
+    assert np.all(np.diff(aff) <= 1e-5)
+    # the rest is the plain arm's kNN list without the played tracks
+    rest = [c.doc_id for c in plain.retrieve(Query("q", "x", user.id), k).candidates if c.doc_id not in played]
+    assert ranked[len(played):] == rest[:k - len(played)]
+    with pytest.raises(ValueError, match="relisten_bonus"):
+        PersonalArm(world.docs, relisten_bonus=-1.0)

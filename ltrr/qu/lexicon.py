@@ -1,4 +1,5 @@
-"""General-purpose word lists for slots that catalogue names cannot supply (moods, activities, eras, types).
+"""General-purpose word lists for slots that catalogue names cannot supply (moods, activities, eras, types, requests
+for the listener's own taste).
 
 These are English words, not per-query rules: each mood or activity names a canonical value (matched against a
 catalogue's ``mood`` / ``activity`` metadata when it has them) and, where the meaning is clear, a range of
@@ -69,3 +70,11 @@ ENTITY_TYPES = {
 NEW_WORDS = ("new", "latest", "fresh", "recent", "newest", "release", "releases", "this week", "just released")
 DECADE_WORDS = {"fifties": 1950, "sixties": 1960, "seventies": 1970, "eighties": 1980, "nineties": 1990,
                 "noughties": 2000}
+# Requests that name no item but the listener's taste ("play something for me"): only a personalised source can
+# answer them. Phrases of two words or more, or single words that are requests on their own.
+PERSONAL_WORDS = ("for me", "for myself", "my music", "my songs", "my kind of", "my taste", "my style", "my favorites",
+                  "my favourites", "my playlist", "my mix", "i like", "i love", "i would like", "i'd like", "i might like",
+                  "i want to hear", "should i listen", "should i play", "play something", "play anything",
+                  "play some music", "put something on", "something new for me", "recommend", "recommend me",
+                  "recommendation", "recommendations", "suggest", "suggestions", "surprise me", "just play",
+                  "made for me", "based on my")

@@ -1,9 +1,10 @@
 """Slot tagging from catalogue dictionaries: spelling correction, then longest-match of known phrases.
 
 Nothing here is written per query. The artist, title, album and genre dictionaries are the catalogue's own
-values; moods, activities, entity types, eras and "new" come from :mod:`ltrr.qu.lexicon`; the speller's
-vocabulary is every word of those dictionaries, weighted by how often it occurs (SymSpell, edit distance 1
-for words of 4-6 letters and 2 from 7 letters up; shorter words and numbers are never corrected).
+values; moods, activities, entity types, eras, "new" and requests for the listener's own taste ("play something for
+me": slot ``personal``) come from :mod:`ltrr.qu.lexicon`; the speller's vocabulary is every word of those
+dictionaries, weighted by how often it occurs (SymSpell, edit distance 1 for words of 4-6 letters and 2 from 7
+letters up; shorter words and numbers are never corrected).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Iterable, Mapping, Sequence
 from symspellpy import SymSpell, Verbosity
 
 from ltrr.data.known_item import base_title
-from ltrr.qu.lexicon import DECADE_WORDS, ENTITY_TYPES, FACETS, NEW_WORDS
+from ltrr.qu.lexicon import DECADE_WORDS, ENTITY_TYPES, FACETS, NEW_WORDS, PERSONAL_WORDS
 from ltrr.types import Doc
 from ltrr.utils.text import name_variants, tokens
 
@@ -121,6 +122,9 @@ class QueryUnderstanding:
             self.phrases[" ".join(tokens(w))]["new"] = "new"
         lexicon_words = [t for p in self.phrases for t in p.split()]
         counts.update(lexicon_words)
+        for w in PERSONAL_WORDS:  # a catalogue name that is also such a phrase keeps both slots
+            self.phrases[" ".join(tokens(w))]["personal"] = "me"
+            counts.update(t for t in tokens(w) if len(t) >= 4)  # function words ("of", "me") stay unknown
         self.vocab = set(counts)
         self.speller = SymSpell(max_dictionary_edit_distance=2, prefix_length=7)
         for w, n in counts.items():

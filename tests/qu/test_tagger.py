@@ -40,3 +40,14 @@ def test_unknown_short_words_and_numbers_are_left_alone():
     qu = QueryUnderstanding(DOCS)
     p = qu.parse("zq 12345 xyzzyplugh")
     assert p.corrected == ("zq", "12345", "xyzzyplugh") and not any(p.known) and p.slots == ()
+
+
+def test_requests_for_the_listeners_taste_get_a_personal_slot():
+    qu = QueryUnderstanding(DOCS + [Doc("t3", "For Me", "", {"artist": "Someone", "type": "track"})])
+    for text in ("play something", "surprise me", "recommend me some hip hop", "what should i listen to"):
+        assert qu.parse(text).as_dict().get("personal") == ["me"], text
+    d = qu.parse("recommend me some hip hop").as_dict()
+    assert d["genre"] == ["hip hop"]  # other slots still tagged beside it
+    assert qu.parse("for me").as_dict() == {"title": ["For Me"], "personal": ["me"]}  # a title that is also a request
+    for text in ("shake it off", "chill hip hop podcast", "me", "my"):  # single pronouns are never a request
+        assert "personal" not in qu.parse(text).as_dict(), text

@@ -27,7 +27,8 @@ With ``--temperature T > 0`` the logger samples each shown list from a Plackett-
 propensity ``ρ_d = Σ_k P(d at k) θ_k`` (Oosterhuis and de Rijke 2020) instead of ``θ_position``.
 
 The personalized-arm part (``--parts personal``) runs the main job twice, with and without the personal arm, on a
-world with 0-60 tracks of history per user, and reports recall@budget by history length. ``--personal-share S``
+world with 0-60 tracks of history per user, and reports recall@budget by history length, over the whole run and over
+its second half (after the bandit has had half the queries to learn the arm). ``--personal-share S``
 makes a share S of the queries ``personal`` requests ("play something": targets only the user's taste decides, see
 :mod:`ltrr.data.music.queries`); the default world has none.
 
@@ -336,12 +337,15 @@ def personal_part(args) -> dict:
         per[variant] = {}
         for seed in seeds:
             recs = list(read_log(run_dir / "logs" / f"neural_linear_ts_seed{seed}.jsonl"))
+            half = len(recs) // 2  # the second half: after the bandit has had 2,000 queries to learn the arm
             row = {}
             for g, (lo, hi) in GROUPS.items():
                 sel = [r for r in recs if lo <= hist.get(r["user_id"], 0) < hi]
+                late = [r["extra"]["hit"] for r in recs[half:] if lo <= hist.get(r["user_id"], 0) < hi]
                 psel = [r for r in sel if r["extra"].get("intent") == "personal"]
                 row[g] = {"recall_at_budget": float(np.mean([r["extra"]["recall"] for r in sel])) if sel else None,
                           "hit_at_budget": float(np.mean([r["extra"]["hit"] for r in sel])) if sel else None,
+                          "hit_second_half": float(np.mean(late)) if late else None,
                           # what sending every personal query's whole budget to the personal arm would hit
                           "personal_queries": len(psel),
                           "personal_arm_hits": sum((r["extra"]["arm_ranks"].get("personal") or 10**9) <= cfg.budget
@@ -363,6 +367,7 @@ def personal_part(args) -> dict:
             continue
         hw = [per["with"][s][g]["hit_at_budget"] for s in seeds]
         hwo = [per["without"][s][g]["hit_at_budget"] for s in seeds]
+        late_w, late_wo = ([per[v][s][g]["hit_second_half"] for s in seeds] for v in ("with", "without"))
         # ceiling: the run without the arm, each personal query's outcome replaced by the hit of the personal arm
         # given the whole budget (both runs see the same query stream)
         ceil = [hwo[i] + (per["with"][s][g]["personal_arm_hits"] - per["without"][s][g]["personal_hits"])
@@ -372,6 +377,7 @@ def personal_part(args) -> dict:
             "relative_change": _rel_ci(w, wo),
             "hit_with_personal": mean_ci(hw), "hit_without_personal": mean_ci(hwo),
             "hit_relative_change": _rel_ci(hw, hwo),
+            "hit_relative_change_second_half": _rel_ci(late_w, late_wo) if None not in late_w + late_wo else None,
             "personal_queries_per_seed": float(np.mean([per["with"][s][g]["personal_queries"] for s in seeds])),
             "hit_ceiling_relative_change": _rel_ci(ceil, hwo),
             "queries_per_seed": float(np.mean([per["with"][s][g]["queries"] for s in seeds])),
@@ -389,18 +395,19 @@ def print_personal(p: dict) -> None:
     print(f"\npersonalized arm (neural-linear TS, {p['rounds']} rounds, seeds {p['seeds']}, histories "
           f"{p['history_range']} tracks, personal queries {p.get('personal_share', 0.0):.0%}): recall@budget with / "
           f"without it\n")
-    print("| users (history tracks) | queries/seed | hit without | hit with | relative change | recall (share of targets)"
-          " without / with, change | personal share of budget | personal arm alone |"
+    print("| users (history tracks) | queries/seed | hit without | hit with | relative change | change, second half |"
+          " recall (share of targets) without / with, change | personal share of budget | personal arm alone |"
           + (" ceiling (personal queries all-in on the arm) |" if p.get("personal_share") else "")
-          + "\n|---|---|---|---|---|---|---|---|" + ("---|" if p.get("personal_share") else ""))
+          + "\n|---|---|---|---|---|---|---|---|---|" + ("---|" if p.get("personal_share") else ""))
     for g, v in p["by_group"].items():
         lo, hi = p["groups"][g]
         if "hit_relative_change" not in v:  # a file written before the hit columns
             v = {**v, "hit_without_personal": {"mean": float("nan")}, "hit_with_personal": {"mean": float("nan")},
                  "hit_relative_change": {"mean": float("nan"), "ci95": [float("nan")] * 2}}
+        late = v.get("hit_relative_change_second_half") or {"mean": float("nan"), "ci95": [float("nan")] * 2}
         print(f"| {g} [{lo}, {hi if hi < 10**8 else 'inf'}) | {v['queries_per_seed']:.0f} | "
               f"{v['hit_without_personal']['mean']:.4f} | {v['hit_with_personal']['mean']:.4f} | "
-              f"{_fmt_rel(v['hit_relative_change'])} | {v['without_personal']['mean']:.4f} / "
+              f"{_fmt_rel(v['hit_relative_change'])} | {_fmt_rel(late)} | {v['without_personal']['mean']:.4f} / "
               f"{v['with_personal']['mean']:.4f}, {v['relative_change']['mean']:+.2%} | "
               f"{v['personal_budget_share']:.3f} | {v['arm_alone_recall_at_budget'].get('personal', float('nan')):.4f} |"
               + (f" {_fmt_rel(v['hit_ceiling_relative_change'])} |" if p.get("personal_share") else ""))

@@ -57,5 +57,6 @@ def test_bench_runs_on_the_smoke_world(tmp_path, capsys):
     for g in p["by_group"].values():
         assert "personal" in g["arm_alone_recall_at_budget"] and 0 <= g["personal_budget_share"] <= 1
         assert 0 <= g["hit_without_personal"]["mean"] <= 1 and "hit_ceiling_relative_change" in g
+        assert "hit_relative_change_second_half" in g
     NS["main"](["--show", str(out)])
     assert "personalized arm" in capsys.readouterr().out

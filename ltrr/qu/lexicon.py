@@ -72,9 +72,9 @@ DECADE_WORDS = {"fifties": 1950, "sixties": 1960, "seventies": 1970, "eighties":
                 "noughties": 2000}
 # Requests that name no item but the listener's taste ("play something for me"): only a personalised source can
 # answer them. Phrases of two words or more, or single words that are requests on their own.
-PERSONAL_WORDS = ("for me", "for myself", "my music", "my songs", "my kind of", "my taste", "my style", "my favorites",
-                  "my favourites", "my playlist", "my mix", "i like", "i love", "i would like", "i'd like", "i might like",
-                  "i want to hear", "should i listen", "should i play", "play something", "play anything",
-                  "play some music", "put something on", "something new for me", "recommend", "recommend me",
-                  "recommendation", "recommendations", "suggest", "suggestions", "surprise me", "just play",
-                  "made for me", "based on my")
+PERSONAL_WORDS = ("for me", "for myself", "my music", "my songs", "my kind of", "my taste", "my style",
+                  "my favorites", "my favourites", "my playlist", "my mix", "i like", "i love", "i would like",
+                  "i'd like", "i might like", "i want to hear", "should i listen", "should i play", "play something",
+                  "play anything", "play some music", "put something on", "something new for me", "recommend",
+                  "recommend me", "recommendation", "recommendations", "suggest", "suggestions", "surprise me",
+                  "just play", "made for me", "based on my")

@@ -90,7 +90,9 @@ class PersonalArm(Arm):
 
     def user_vector(self, user_id: str | None) -> np.ndarray | None:
         """The user's embedding, ``(dim,)``, or ``None`` for a cold user (no history, no session)."""
-        hist = self.history_of(user_id)
+        return self._vector(self.history_of(user_id))
+
+    def _vector(self, hist: Sequence[int]) -> np.ndarray | None:
         if not hist:
             return None
         with torch.no_grad():
@@ -111,7 +113,8 @@ class PersonalArm(Arm):
 
     # ------------------------------------------------------------------ the arm
     def _search(self, query: Query, k: int) -> ArmResult:
-        u = self.user_vector(query.user_id)
+        hist = self.history_of(query.user_id)
+        u = self._vector(hist)
         if u is None:  # cold user: the popularity chart
             ids = self.chart[:k]
             return self._result(ids, self.pop[ids])
@@ -119,7 +122,7 @@ class PersonalArm(Arm):
         keep = ids[0] >= 0
         scores, ids = scores[0][keep], ids[0][keep]
         if self.relisten_bonus > 0:  # the played tracks with their bonus, merged with the kNN list, best first
-            played = np.unique(np.array(self.history_of(query.user_id), dtype=np.int64))
+            played = np.unique(np.array(hist, dtype=np.int64))
             new = ids[~np.isin(ids, played)]
             ids = np.concatenate([played, new])
             scores = np.concatenate([self.vectors[played] @ u + self.relisten_bonus, self.vectors[new] @ u])

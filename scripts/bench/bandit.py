@@ -59,17 +59,13 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def compose(env: str, budget: int, policies: list[str], sets: list[str], rounds: int):
-    from hydra import compose as hcompose
-    from hydra import initialize_config_dir
-
-    import ltrr.tasks  # noqa: F401  (config resolvers)
+    from ltrr.tasks.catalogue import compose as compose_train
 
     base = {"uniform", "lints", "neural_linear_ts"}  # already in train.yaml's defaults
     # rounds: the stream's length, so settings that scale with the run (train.yaml's warm start) see this one's
     over = ([f"+env={ENVS[env]}"] if ENVS[env] else []) + [f"budget={budget}", f"depths=[{','.join(map(str, depths_for(budget)))}]",
             "logger=none", f"rounds={rounds}"] + [f"+policy@policies.{p}={p}" for p in policies if p not in base] + list(sets)
-    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "configs")):
-        return hcompose(config_name="train", overrides=over)
+    return compose_train(ROOT / "configs", over)
 
 
 def run_cell(env_name: str, budget: int, seed: int, rounds: int, policies: list[str], sets: list[str],

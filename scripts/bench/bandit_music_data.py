@@ -69,14 +69,9 @@ DYNAMIC_CONTEXT = ("arm_hit_rate",)  # context blocks learned online from clicks
 
 def compose(overrides: list[str], extra_arms: list[str]):
     """``configs/train.yaml`` with ``overrides`` and every extra arm added as ``arms.<name>``."""
-    from hydra import compose as hcompose
-    from hydra import initialize_config_dir
+    from ltrr.tasks.catalogue import compose as compose_train
 
-    import ltrr.tasks  # noqa: F401  (config resolvers)
-
-    over = list(overrides) + [f"+arm@arms.{a}={a}" for a in extra_arms]
-    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "configs")):
-        return hcompose(config_name="train", overrides=over)
+    return compose_train(ROOT / "configs", list(overrides) + [f"+arm@arms.{a}={a}" for a in extra_arms])
 
 
 def learns(arm: Arm) -> bool:

@@ -95,6 +95,20 @@ def test_bad_policy_value_names_the_config_key():
         build.build_policy(cfg, "lints", ["a", "b"], n_features=4, seed=0)
 
 
+def test_warm_by_becomes_the_columns_of_a_name_prefix():
+    cfg = compose_cfg("train", SMOKE + ["+policies.neural_linear_ts.warm_by=slot."])
+    names = ["bias", "slot.artist", "slot_cover", "slot.personal"]
+    pol = build.build_policy(cfg, "neural_linear_ts", ["a", "b"], n_features=4, seed=0, feature_names=names)
+    assert pol.warm_strata.tolist() == [1, 3] and pol.cell_hits.shape[0] == 3
+    with pytest.raises(ValueError, match="config 'policies.neural_linear_ts.warm_by'.*'slot.'.*'x.'"):
+        build.build_policy(cfg, "neural_linear_ts", ["a", "b"], n_features=4, seed=0,
+                           feature_names=["bias", "x.a", "x.b", "c"])
+    with pytest.raises(ValueError, match="warm_by.*no column names"):
+        build.build_policy(cfg, "neural_linear_ts", ["a", "b"], n_features=4, seed=0)
+    off = compose_cfg("train", SMOKE + ["+policies.neural_linear_ts.warm_by=null"])
+    assert build.build_policy(off, "neural_linear_ts", ["a", "b"], n_features=4, seed=0).cell_hits.shape[0] == 1
+
+
 @pytest.mark.parametrize("trainer", options("trainer"))
 def test_every_trainer_config_composes_for_the_encoder_job(trainer):
     cfg = compose_cfg("train", ["experiment=encoders", f"trainer@encoders.trainer={trainer}"])

@@ -134,6 +134,11 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
         Beta(1 + hits, 1 + misses) posterior per (arm, depth) cell, pooled over all contexts, with the network's
         weight ``t / warm_rounds`` rising from 0 to 1. Early on, when the representation is still untrained, the
         pooled rates already find the best static allocation; ``0`` turns it off.
+    warm_strata : sequence of int
+        Context columns that split the warm start's pooled rates into strata (e.g. the slot indicators of query
+        understanding): a context's stratum is its first column in this list that is positive, or a last
+        "none" stratum when none is; each stratum keeps its own Beta per cell, so queries of a rare class (e.g.
+        "play something for me") are not steered by the pooled rates of the rest. Empty (default): one pool.
     warm_scale : float
         Spread of the pooled Beta draws around their means (as ``posterior_scale`` for the network's draws; 1:
         plain Beta draws).
@@ -153,8 +158,8 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
                  train_every: int = 50, train_steps: int = 100, batch_size: int = 512, max_grad_norm: float = 5.0,
                  init_scale: float = 0.3, weight_decay: float = 0.0, weight_decay_ref: int = 0,
                  buffer_size: int = 200_000, n_samples: int = 100, eps_mix: float = 0.02, initial_pulls: int = 1,
-                 warm_rounds: int = 0, warm_scale: float = 1.0, standardize: bool = False,
-                 name: str = "neural_linear_ts", **kwargs) -> None:
+                 warm_rounds: int = 0, warm_scale: float = 1.0, warm_strata: Sequence[int] = (),
+                 standardize: bool = False, name: str = "neural_linear_ts", **kwargs) -> None:
         super().__init__(*args, name=name, **kwargs)
         if head_mode not in HEAD_MODES:
             raise ValueError(f"head_mode must be one of {HEAD_MODES}, got {head_mode!r}")
@@ -194,6 +199,10 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
         if warm_scale < 0:
             raise ValueError(f"warm_scale must be >= 0, got {warm_scale}")
         self.warm_scale = float(warm_scale)
+        self.warm_strata = np.asarray([int(c) for c in warm_strata], dtype=np.int64)
+        bad = [int(c) for c in self.warm_strata if not 0 <= c < self.n_features]
+        if bad:
+            raise ValueError(f"warm_strata: columns {bad} outside the context's {self.n_features}")
         self.standardize = bool(standardize)
         self.static_inputs = self._static_inputs(arm_features)
         if representation == "context":
@@ -228,7 +237,9 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
         self.retrains = 0
         self.retrain_due = False
         n_cells = len(self.arms) * len(self.space.depths)
-        self.cell_hits, self.cell_weight = np.zeros(n_cells), np.zeros(n_cells)  # pooled labels (warm start)
+        n_strata = len(self.warm_strata) + 1
+        # pooled labels of the warm start, per stratum: (n_strata, n_cells)
+        self.cell_hits, self.cell_weight = np.zeros((n_strata, n_cells)), np.zeros((n_strata, n_cells))
         self.in_shift, self.in_scale = np.zeros(self.n_in, np.float32), np.ones(self.n_in, np.float32)
 
     def _n_units(self) -> int:
@@ -301,7 +312,8 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
             beta = self.post.mu[None] + self.posterior_scale * (beta - self.post.mu[None])
         p = np.einsum("mcd,cd->mc", beta[:, block], phi)
         if self.t < self.warm_rounds:
-            a, b = 1.0 + self.cell_hits, 1.0 + self.cell_weight - self.cell_hits
+            st = self._stratum(context)
+            a, b = 1.0 + self.cell_hits[st], 1.0 + self.cell_weight[st] - self.cell_hits[st]
             pooled = self.rng.beta(a, b, size=p.shape)
             if self.warm_scale != 1.0:
                 mean = a / (a + b)
@@ -309,6 +321,13 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
             share = self.t / self.warm_rounds
             p = share * p + (1.0 - share) * pooled
         return p.reshape(m, len(self.arms), len(self.space.depths))
+
+    def _stratum(self, context: np.ndarray) -> int:
+        """Warm-start stratum of a context: the first positive column of ``warm_strata`` (``len``: none)."""
+        if not len(self.warm_strata):
+            return 0
+        on = np.flatnonzero(np.asarray(context)[self.warm_strata] > 0)
+        return int(on[0]) if len(on) else len(self.warm_strata)
 
     def snapshot_id(self) -> int:
         """Number of network retrains so far (the representation the posterior lives on)."""
@@ -328,8 +347,9 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
             y = labels.y.ravel()[cells].astype(float)
             w = np.full(len(cells), float(labels.weight))
             self.buffer.add(inp, unit, y, w)
-            np.add.at(self.cell_hits, cells, w * y)
-            np.add.at(self.cell_weight, cells, w)
+            st = self._stratum(context)
+            np.add.at(self.cell_hits[st], cells, w * y)
+            np.add.at(self.cell_weight[st], cells, w)
             if self.uses_posterior:
                 phi, block = self._phi(self._embed(inp), unit)
                 self.post.update(block, phi, y, w)
@@ -434,8 +454,11 @@ class NeuralLinearTSPolicy(ThompsonMixin, Policy):
         self.buffer.inp[:n], self.buffer.arm[:n], self.buffer.y[:n], self.buffer.w[:n] = b["inp"], b["arm"], b["y"], b["w"]
         self.buffer.size, self.buffer.head = n, int(b["head"])
         if "cell_hits" in state:  # absent in states saved before the warm start existed
-            self.cell_hits = np.asarray(state["cell_hits"], dtype=float).copy()
-            self.cell_weight = np.asarray(state["cell_weight"], dtype=float).copy()
+            hits, weight = (np.atleast_2d(np.asarray(state[k], dtype=float)).copy() for k in ("cell_hits", "cell_weight"))
+            if hits.shape != self.cell_hits.shape:  # e.g. a one-pool state (saved before warm_strata) into strata
+                raise ValueError(f"state: warm-start rates of shape {hits.shape}, this policy keeps "
+                                 f"{self.cell_hits.shape} (warm_strata {self.warm_strata.tolist()})")
+            self.cell_hits, self.cell_weight = hits, weight
         if "in_shift" in state:  # absent in states saved before input standardisation existed
             self.in_shift = np.asarray(state["in_shift"], dtype=np.float32).copy()
             self.in_scale = np.asarray(state["in_scale"], dtype=np.float32).copy()

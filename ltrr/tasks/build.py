@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
 from ltrr.arms.base import Arm
@@ -159,11 +159,34 @@ def _query_understanding(arms: Mapping[str, Arm], docs: Sequence[Doc]) -> QueryU
     return QueryUnderstanding(docs)
 
 
-def build_policy(cfg: DictConfig, name: str, arms: Sequence[str], n_features: int, seed: int) -> Policy:
-    """The policy ``cfg.policies[name]`` over ``arms``."""
-    return _named(f"policies.{name}", lambda: instantiate(cfg.policies[name])(
+def build_policy(cfg: DictConfig, name: str, arms: Sequence[str], n_features: int, seed: int,
+                 feature_names: Sequence[str] | None = None) -> Policy:
+    """The policy ``cfg.policies[name]`` over ``arms``.
+
+    A policy key ``warm_by`` (a feature-name prefix, e.g. ``slot.``) becomes the policy's ``warm_strata``: the
+    indices of the context columns whose names start with it (``feature_names``, the featurizer's ``names``).
+    """
+    node: Any = cfg.policies[name]
+    extra: dict[str, Any] = {}
+    if "warm_by" in node:
+        node = OmegaConf.to_container(node, resolve=True)
+        prefix = node.pop("warm_by")
+        if prefix is not None:
+            extra["warm_strata"] = _columns(f"policies.{name}.warm_by", str(prefix), feature_names)
+    return _named(f"policies.{name}", lambda: instantiate(node)(
         arms=list(arms), budget=int(cfg.budget), depths=list(cfg.depths), n_features=n_features, seed=seed,
-        name=name))
+        name=name, **extra))
+
+
+def _columns(key: str, prefix: str, names: Sequence[str] | None) -> list[int]:
+    """Indices of the context columns whose names start with ``prefix``; an error naming ``key`` when none do."""
+    if names is None:
+        raise ValueError(f"config '{key}': this context has no column names (only the music featurizer's do)")
+    cols = [i for i, n in enumerate(names) if n.startswith(prefix)]
+    if not cols:
+        groups = sorted({n.split(".")[0] + "." for n in names if "." in n})
+        raise ValueError(f"config '{key}': no context column starts with {prefix!r}; prefixes: {groups}")
+    return cols
 
 
 def _named(key: str, make):

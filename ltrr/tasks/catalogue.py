@@ -105,7 +105,7 @@ def build_pipeline(cfg: DictConfig, docs: Sequence[Doc], seed: int, policy: str 
     ``rerank``) ``cfg.rerank``'s reranker."""
     arms = B.build_arms(cfg, docs)
     feat = B.build_featurizer(arms, docs, cfg.get("arm_stats"), cfg.get("context"))
-    pol = B.build_policy(cfg, policy, list(arms), feat.dim, seed)
+    pol = B.build_policy(cfg, policy, list(arms), feat.dim, seed, feat.names)
     pipeline = B.build_pipeline(cfg, arms, feat, pol, B.build_reranker(cfg, docs, arms) if rerank else None)
     pipeline.reset(seed)
     return pipeline

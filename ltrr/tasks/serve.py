@@ -38,7 +38,7 @@ def load_pipeline(run_dir: Path | str, policy: str) -> tuple[RetrievePipeline, d
     arms = build.build_arms(cfg, world.docs, histories)
     featurizer = build.build_featurizer(arms, world.docs, cfg.get("arm_stats"), cfg.get("context"))
     seed = int(cfg.seeds[0])
-    pol = build.build_policy(cfg, policy, list(arms), featurizer.dim, seed)
+    pol = build.build_policy(cfg, policy, list(arms), featurizer.dim, seed, featurizer.names)
     pipeline = build.build_pipeline(cfg, arms, featurizer, pol,
                                     build.build_reranker(cfg, world.docs, arms, histories))
     pipeline.reset(seed)

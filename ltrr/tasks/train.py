@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 def _run_one(cfg, ctx, policy_name: str, seed: int, stream, cache, run_dir: Path) -> dict:
     """One policy on one seed; returns the partial result saved for resuming."""
     arms, featurizer = ctx["arms"], ctx["featurizer"]
-    policy = build.build_policy(cfg, policy_name, list(arms), featurizer.dim, seed)
+    policy = build.build_policy(cfg, policy_name, list(arms), featurizer.dim, seed, featurizer.names)
     pipeline = build.build_pipeline(cfg, arms, featurizer, policy, ctx["reranker"])
     log_path = run_dir / "logs" / f"{policy_name}_seed{seed}.jsonl"
     log_path.unlink(missing_ok=True)

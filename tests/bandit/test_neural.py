@@ -287,9 +287,11 @@ def test_warm_start_blends_pooled_cell_rates_then_hands_over_to_the_network():
     warm = NeuralLinearTSPolicy(ARMS, **KW, **SMALL, warm_rounds=400, seed=2)
     feed(warm, 60, rng)  # arm "b" holds the target at rank 5: its cells hit whenever observed
     ncell = len(warm.space.depths)
-    b_hits = warm.cell_hits[ncell:2 * ncell] / np.maximum(warm.cell_weight[ncell:2 * ncell], 1e-9)
-    c10 = warm.cell_hits[2 * ncell] / max(warm.cell_weight[2 * ncell], 1e-9)  # arm "c" at depth 10: rank 30, a miss
-    assert warm.cell_weight.sum() > 0 and np.all(b_hits[warm.cell_weight[ncell:2 * ncell] > 0] == 1.0) and c10 == 0
+    hits, weight = warm.cell_hits[0], warm.cell_weight[0]  # one pool (no warm_strata)
+    b_hits = hits[ncell:2 * ncell] / np.maximum(weight[ncell:2 * ncell], 1e-9)
+    c10 = hits[2 * ncell] / max(weight[2 * ncell], 1e-9)  # arm "c" at depth 10: rank 30, a miss
+    assert warm.cell_hits.shape == (1, 3 * ncell)
+    assert weight.sum() > 0 and np.all(b_hits[weight[ncell:2 * ncell] > 0] == 1.0) and c10 == 0
     x = np.array([0.2, 0.1, -0.4])
     warm.t = 1  # share of the network ~0: the pooled Beta draws decide
     p = warm.sample_probs(x, 400)
@@ -309,6 +311,38 @@ def test_warm_start_blends_pooled_cell_rates_then_hands_over_to_the_network():
         NeuralLinearTSPolicy(ARMS, **KW, warm_rounds=-1)
 
 
+def test_warm_strata_keep_one_pool_per_stratum_of_flagged_contexts():
+    """Contexts flagged by column 0 find arm "a", the rest arm "b": with ``warm_strata=[0]`` each stratum's pooled
+    draws favour its own arm; with one pool the flagged contexts are steered by the majority's rates."""
+    def run(strata):
+        pol = NeuralLinearTSPolicy(ARMS, **KW, **SMALL, warm_rounds=400, warm_strata=strata, seed=2)
+        rng = np.random.default_rng(4)
+        for t in range(200):
+            flag = t % 5 == 0  # a rare class: one context in five
+            x = np.array([1.0 if flag else 0.0, rng.normal(), rng.normal()])
+            d = pol.select(x)
+            ranks = np.array([5.0, np.inf, np.inf]) if flag else np.array([np.inf, 5.0, np.inf])
+            pol.update(x, d, depth_labels(pol.space, d.allocation, ranks, bool(np.any(ranks <= d.allocation))))
+        pol.t = 1  # the pooled draws decide
+        flagged = pol.sample_probs(np.array([1.0, 0.0, 0.0]), 400).mean(0)[:, -1]  # (arms,) at the largest depth
+        other = pol.sample_probs(np.array([0.0, 0.0, 0.0]), 400).mean(0)[:, -1]
+        return pol, flagged, other
+
+    pol, flagged, other = run([0])
+    assert pol.cell_hits.shape == (2, 9) and pol.cell_weight[0].sum() > 0 and pol.cell_weight[1].sum() > 0
+    assert flagged[0] > 0.6 > flagged[1] and other[1] > 0.6 > other[0]
+    _, pooled, _ = run([])
+    assert pooled[1] > pooled[0]  # one pool: the majority's arm leads for the rare class too
+    state = pol.state_dict()
+    twin = NeuralLinearTSPolicy(ARMS, **KW, **SMALL, warm_rounds=400, warm_strata=[0], seed=5)
+    twin.load_state_dict(state)
+    np.testing.assert_array_equal(twin.cell_hits, pol.cell_hits)
+    with pytest.raises(ValueError, match="warm-start rates of shape"):
+        NeuralLinearTSPolicy(ARMS, **KW, **SMALL, warm_rounds=400, seed=5).load_state_dict(state)
+    with pytest.raises(ValueError, match="warm_strata"):
+        NeuralLinearTSPolicy(ARMS, **KW, warm_strata=[3])
+
+
 def test_warm_scale_narrows_the_pooled_draws_around_their_means():
     spreads = {}
     for scale in (1.0, 0.1, 0.0):
@@ -316,7 +350,7 @@ def test_warm_scale_narrows_the_pooled_draws_around_their_means():
         feed(pol, 30, np.random.default_rng(8))
         pol.t = 0  # the pooled draws alone
         draws = pol.sample_probs(np.array([0.2, 0.1, -0.4]), 400).reshape(400, -1)
-        a, b = 1 + pol.cell_hits, 1 + pol.cell_weight - pol.cell_hits
+        a, b = 1 + pol.cell_hits[0], 1 + pol.cell_weight[0] - pol.cell_hits[0]
         np.testing.assert_allclose(draws.mean(0), a / (a + b), atol=0.05)
         spreads[scale] = draws.std(0).mean()
     assert spreads[0.0] < 1e-12 < spreads[0.1] < 0.2 * spreads[1.0]

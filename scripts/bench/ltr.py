@@ -328,7 +328,7 @@ def personal_part(args) -> dict:
             f"seeds=[{','.join(map(str, seeds))}]", f"rounds={args.personal_rounds}", "~policies.uniform",
             "~policies.lints", f"data.queries.personal_share={args.personal_share}"] + list(args.set)
     per: dict = {}
-    for variant, extra in (("without", []), ("with", ["+arm@arms.personal=personal"])):
+    for variant, extra in (("without", []), ("with", ["+arm@arms.personal=personal"] + list(args.personal_set))):
         cfg = compose(ROOT / "configs", base + extra)
         run_dir = args.cache / (f"personal_{variant}" if not args.personal_share
                                 else f"personal_share{args.personal_share:g}_{variant}")
@@ -453,6 +453,8 @@ def main(argv=None) -> None:
     p.add_argument("--personal-seeds", default="0-4")
     p.add_argument("--personal-rounds", type=int, default=4000)
     p.add_argument("--history-range", type=int, nargs=2, default=[0, 60])
+    p.add_argument("--personal-set", nargs="*", default=[],
+                   help="overrides for the run with the personalized arm only, e.g. arms.personal.relisten_bonus=0")
     p.add_argument("--personal-share", type=float, default=0.0,
                    help="share of 'play something' queries (data.queries.personal_share); 0: the default world")
     args = p.parse_args(argv)

@@ -35,9 +35,11 @@ class PersonalArm(Arm):
         Latest clicks per user kept as the session history.
     relisten_bonus : float
         Added to the affinity of the tracks in the user's own history (long-term and session): people replay what
-        they played, and a kNN list ranks many unheard neighbours above them. 0: plain kNN; a bonus near the
-        affinities' spread (5 for the default two-tower, whose played tracks score about 7 and the catalogue's top
-        0.1% about 9) puts nearly every played track first, best affinity first.
+        they played, and a kNN list ranks many unheard neighbours above them. 0: plain kNN; a bonus well above
+        the affinities' spread (the config's 100; the default two-tower's played tracks score about 7 and the
+        catalogue's top 0.1% about 9) puts every played track first, best affinity first. A bonus near the spread
+        (5) puts nearly all of them first at the start, but session clicks move the user's embedding and history
+        tracks then fall behind unheard neighbours.
     use_gpu : {"auto", True, False}
         faiss placement (CPU fallback, logged by the index).
     seed : int

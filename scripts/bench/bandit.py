@@ -93,7 +93,7 @@ def run_cell(env_name: str, budget: int, seed: int, rounds: int, policies: list[
         out["policies"][name] = {"regret": float(mu_star.sum() - T * m), "mean_mu": m, "allocation": list(alloc),
                                  "recall": float(np.mean(np.any(ep.ranks <= np.asarray(alloc), axis=1)))}
     for name in policies:
-        pol = build.build_policy(cfg, name, env.arms, ep.contexts.shape[1], seed)
+        pol = build.build_policy(cfg, name, env.arms, ep.contexts.shape[1], seed, getattr(env, "context_names", None))
         t0 = time.time()
         r = run_policy(env, pol, episode=ep, seed=seed, no_click_weight=float(cfg.no_click_weight))
         hit = r.hit.astype(float)
@@ -133,9 +133,12 @@ def replay_env(name: str, budget: int):
     cols = [all_arms.index(a) for a in spec["arms"]]
     ranks, n_rel = z["test_ranks"][:, :, cols], z["test_n_rel"]
     main = list(z["main_arms"]) if "main_arms" in z else all_arms
-    contexts = z["test_contexts"] if set(spec["arms"]) <= set(main) else z["test_contexts_all"]
+    key = "" if set(spec["arms"]) <= set(main) else "_all"
+    contexts = z[f"test_contexts{key}"]
     env = (TypeResampledEnv if spec.get("resample") else RankedListEnv)(spec["arms"], budget, depths_for(budget), contexts, ranks,
                         query_types=z["test_types"], query_ids=z["test_qids"])
+    # column names, for settings that pick columns by name (a policy's warm_by)
+    env.context_names = [str(n) for n in z[f"context_names{key}"]] if f"context_names{key}" in z else None
 
     def frac_of(queries: np.ndarray, allocs: np.ndarray) -> np.ndarray:
         hit = np.any(ranks[queries] <= allocs[:, None, :], axis=2)  # (T, R); padding ranks are inf

@@ -181,7 +181,7 @@ def build_policy(cfg: DictConfig, name: str, arms: Sequence[str], n_features: in
 def _columns(key: str, prefix: str, names: Sequence[str] | None) -> list[int]:
     """Indices of the context columns whose names start with ``prefix``; an error naming ``key`` when none do."""
     if names is None:
-        raise ValueError(f"config '{key}': this context has no column names (only the music featurizer's do)")
+        raise ValueError(f"config '{key}': this context has no column names (the synthetic env's has none)")
     cols = [i for i, n in enumerate(names) if n.startswith(prefix)]
     if not cols:
         groups = sorted({n.split(".")[0] + "." for n in names if "." in n})

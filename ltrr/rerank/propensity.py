@@ -122,6 +122,70 @@ class SwapInterventions:
         return theta
 
 
+def cascade_propensities(query: np.ndarray, items: np.ndarray, clicks: np.ndarray,
+                         sizes: Sequence[int], prior: float = 0.0) -> list[np.ndarray]:
+    """Each candidate's examination propensity under the cascade model, estimated per query from its impressions:
+    ``ρ_d(q)`` = the share of ``q``'s impressions in which ``d`` was shown with no click above it.
+
+    Under the cascade model (Craswell et al. 2008) the user scans down and stops at the first click, so whether a
+    position is examined depends on the items above it, and a position-based ``θ_k`` averaged over queries is the
+    wrong propensity (Vardasbi et al. 2020). Whether an impression reached ``d`` is observed, though: it did if no
+    click came above it. Averaged over a query's impressions that gives ``P(d examined)``, and
+    ``E[c_d] / ρ_d = α_d``, the item's attractiveness: clicks weighted ``1 / ρ_d`` are unbiased, and their mean over
+    the query's impressions is the cascade model's maximum-likelihood ``α̂_d`` (clicks over examinations). The
+    conditional propensity given the clicks above (Vardasbi et al.'s CM-IPS) is 1 for a pure cascade's only click,
+    which is naive training; this marginal one is not. It needs repeated impressions of a query: with one, every
+    click gets ``ρ = 1``.
+
+    Parameters
+    ----------
+    query : numpy.ndarray of int, shape ``(m,)``
+        Each impression's query index.
+    items : numpy.ndarray of int, shape ``(m, k)``
+        Candidate index shown at positions ``1..k``, ``-1`` where the list was shorter.
+    clicks : numpy.ndarray of bool, shape ``(m, k)``
+    sizes : sequence of int
+        Candidates per query.
+    prior : float
+        Pseudo-impressions of shrinkage towards the examination pooled over all queries per position: a query's
+        estimate is ``(examinations + prior ρ̄) / (impressions + prior)``, with ``ρ̄`` the share of all
+        impressions that reached the positions the candidate was shown at (trades the per-query estimate's
+        variance on a rarely seen query for some of the pooled estimate's bias); 0: per query only.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        Per query, shape ``(sizes[q],)``: ``ρ`` of each candidate (0 for one never examined).
+    """
+    if prior < 0:
+        raise ValueError(f"prior must be >= 0, got {prior}")
+    query, items, clicks = np.asarray(query), np.asarray(items), np.asarray(clicks, dtype=bool)
+    if items.shape != clicks.shape or items.shape[0] != len(query):
+        raise ValueError(f"items {items.shape}, clicks {clicks.shape} and query ({len(query)},) disagree")
+    sizes = np.asarray(sizes, dtype=np.int64)
+    if len(query) and (query.min() < 0 or query.max() >= len(sizes)):
+        raise ValueError(f"query indices must be in 0..{len(sizes) - 1}")
+    if np.any(items >= sizes[query][:, None]):
+        raise ValueError("an item index is beyond its query's candidates")
+    above = np.cumsum(clicks, axis=1) - clicks
+    reached = (items >= 0) & (above == 0)
+    off = np.concatenate([[0], np.cumsum(sizes)])
+    flat = (off[query][:, None] + items)[reached]
+    exam = np.bincount(flat, minlength=int(off[-1])).astype(float)
+    imps = np.bincount(query, minlength=len(sizes)).astype(float)
+    n_q = np.repeat(imps, sizes)
+    if prior > 0:
+        shown = items >= 0
+        pooled = reached.sum(axis=0) / np.maximum(shown.sum(axis=0), 1)  # ρ̄ per position
+        flat_shown = (off[query][:, None] + items)[shown]
+        pos_rate = np.broadcast_to(pooled, items.shape)[shown]
+        base = np.bincount(flat_shown, pos_rate, minlength=int(off[-1])) / np.maximum(n_q, 1.0)
+        rho = (exam + prior * base) / (n_q + prior)
+    else:
+        rho = exam / np.maximum(n_q, 1.0)
+    return np.split(rho, off[1:-1])
+
+
 def plackett_luce_topk(logits: np.ndarray, k: int, rng: np.random.Generator, n: int = 1) -> np.ndarray:
     """``n`` top-``k`` rankings sampled from the Plackett-Luce model of ``logits`` (Gumbel top-k trick).
 

@@ -13,10 +13,10 @@ from ltrr.rerank.fusion import RRFFusion
 from ltrr.rerank.lambdamart import LambdaMARTRanker
 from ltrr.rerank.learned import LearnedReranker
 from ltrr.rerank.neural_ranker import NeuralListwiseRanker
-from ltrr.rerank.propensity import SwapInterventions, ips_weights, pbm_examination
+from ltrr.rerank.propensity import SwapInterventions, cascade_propensities, ips_weights, pbm_examination
 from ltrr.rerank.ranker import ListData
 from ltrr.simulate.click_logs import click_lists, label_lists, simulate_click_log
-from ltrr.simulate.click_models import PositionBasedModel
+from ltrr.simulate.click_models import CascadeModel, PositionBasedModel
 from ltrr.types import ArmResult, Candidate, Query
 from ltrr.utils.statefile import load_state, save_state
 
@@ -108,6 +108,45 @@ def test_ips_weighted_clicks_recover_attractiveness():
     np.testing.assert_allclose(est, truth, atol=0.06)
     naive = log.clicks.mean(axis=0)
     assert abs(naive[9] - truth[9]) > 0.4       # the naive click rate is far off at the bottom
+
+
+def test_cascade_propensities_recover_examination_and_attractiveness():
+    """Under the cascade, ρ_d is the chance that no item above d was clicked, and clicks / ρ recover α_d; the
+    query-averaged position-based θ (what the swap estimates) does not, for a query whose top item is relevant."""
+    cm = CascadeModel(attractiveness=(0.2, 0.6, 0.9), convert_prob=0.0)
+    rankings = [[f"a{i}" for i in range(6)], [f"b{i}" for i in range(8)]]
+    rels = [{"a0": 2, "a3": 1}, {"b5": 1}]
+    log = simulate_click_log(rankings, rels, cm, 40_000, seed=4, show_k=6)
+    rho = cascade_propensities(log.query, log.items, log.clicks, [6, 8])
+    assert [len(r) for r in rho] == [6, 8]
+    for q, (ranking, rel) in enumerate(zip(rankings, rels)):
+        alpha = np.array([cm.attract[rel.get(d, 0)] for d in ranking[:6]])
+        truth = np.concatenate([[1.0], np.cumprod(1.0 - alpha)[:-1]])
+        np.testing.assert_allclose(rho[q][:6], truth, atol=0.02)
+        mine = log.query == q
+        est = log.clicks[mine].mean(axis=0) / rho[q][:6]
+        np.testing.assert_allclose(est, alpha, atol=0.05)
+    assert np.all(rho[1][6:] == 0)  # never shown: never examined
+    # a deep relevant item of query 0 (a3) is examined in ~7% of impressions: clicks / θ_position misjudge it
+    assert rho[0][3] < 0.1
+    # shrinkage: a huge prior gives every query the examination pooled per position
+    pooled = cascade_propensities(log.query, log.items, log.clicks, [6, 8], prior=1e9)
+    reached = (np.cumsum(log.clicks, axis=1) - log.clicks) == 0
+    np.testing.assert_allclose(pooled[0][:6], reached.mean(axis=0), atol=1e-4)
+    np.testing.assert_allclose(pooled[1][:6], pooled[0][:6], atol=1e-4)
+    mid = cascade_propensities(log.query, log.items, log.clicks, [6, 8], prior=100.0)
+    assert np.all((mid[0][:6] - rho[0][:6]) * (pooled[0][:6] - rho[0][:6]) >= 0)  # between the two
+
+
+def test_cascade_propensities_validate():
+    with pytest.raises(ValueError, match="disagree"):
+        cascade_propensities(np.zeros(2, int), np.zeros((2, 3), int), np.zeros((2, 4), bool), [3])
+    with pytest.raises(ValueError, match="beyond"):
+        cascade_propensities(np.zeros(1, int), np.array([[0, 5]]), np.zeros((1, 2), bool), [3])
+    with pytest.raises(ValueError, match="query indices"):
+        cascade_propensities(np.array([1]), np.array([[0, 1]]), np.zeros((1, 2), bool), [3])
+    with pytest.raises(ValueError, match="prior"):
+        cascade_propensities(np.zeros(1, int), np.array([[0, 1]]), np.zeros((1, 2), bool), [3], prior=-1)
 
 
 def test_swap_interventions_recover_known_examination():

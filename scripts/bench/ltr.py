@@ -20,7 +20,10 @@ of them) estimates the examination propensities. Rankers, all scored by nDCG@10 
 - ``naive_neural`` and ``ips_neural``: the neural listwise ranker, unweighted and with ``θ̂``;
 - ``dla_neural``: the dual learning algorithm (Ai et al. 2018), the same network trained jointly with position
   propensities estimated from the click log itself (no intervention); ``ips_lambdamart_dla``: LambdaMART weighted by
-  those propensities.
+  those propensities;
+- ``ips_lambdamart_cascade`` and ``ips_neural_cascade`` (cascade clicks only): clicks weighted by ``1 / ρ_d``, each
+  candidate's examination under the cascade estimated per query from the log itself (the share of the query's
+  impressions with no click above it; :func:`ltrr.rerank.propensity.cascade_propensities`).
 
 With ``--temperature T > 0`` the logger samples each shown list from a Plackett-Luce model over the fused order
 (logits ``-log(position) / T``), so every candidate can be shown, and the IPS rankers use the policy-aware
@@ -54,11 +57,12 @@ import numpy as np  # noqa: E402
 log = logging.getLogger("bench.ltr")
 CROSS = ROOT / "runs" / "encoders_music" / "models" / "reranker"
 DEPTHS = {"bm25": 30, "structured": 30, "dense": 30, "popularity": 5, "fresh": 5}
-CLICK_RANKERS = ("naive_lambdamart", "ips_lambdamart", "ips_lambdamart_true", "ips_lambdamart_dla", "naive_neural",
-                 "ips_neural", "dla_neural")
+CLICK_RANKERS = ("naive_lambdamart", "ips_lambdamart", "ips_lambdamart_true", "ips_lambdamart_dla",
+                 "ips_lambdamart_cascade", "naive_neural", "ips_neural", "dla_neural", "ips_neural_cascade")
 # (IPS ranker, its naive counterpart): the pairs whose gap closed is reported
 GAP_PAIRS = (("ips_lambdamart", "naive_lambdamart"), ("ips_neural", "naive_neural"), ("dla_neural", "naive_neural"),
-             ("ips_lambdamart_dla", "naive_lambdamart"))
+             ("ips_lambdamart_dla", "naive_lambdamart"), ("ips_lambdamart_cascade", "naive_lambdamart"),
+             ("ips_neural_cascade", "naive_neural"))
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -116,7 +120,8 @@ def run_seed(args, ctx, seed: int) -> dict:
     from ltrr.rerank.dla import DualLearningRanker
     from ltrr.rerank.lambdamart import LambdaMARTRanker
     from ltrr.rerank.neural_ranker import NeuralListwiseRanker
-    from ltrr.rerank.propensity import SwapInterventions, policy_aware_propensities, rank_logits
+    from ltrr.rerank.propensity import (SwapInterventions, cascade_propensities, policy_aware_propensities,
+                                        rank_logits)
     from ltrr.rerank.ranker import ListData
     from ltrr.simulate.click_logs import aggregated_click_lists, click_lists, label_lists, simulate_click_log
     from ltrr.tasks.ltr import (best_single_feature, candidate_pool, feature_scores, ndcg_of_ranker,
@@ -174,6 +179,7 @@ def run_seed(args, ctx, seed: int) -> dict:
                       for n in {len(i) for i in train.ids}}
             return {"item_propensities": [by_len[len(i)] for i in train.ids], "clip": args.clip}
 
+        sizes = [len(i) for i in train.ids]
         res: dict = {"theta_hat": theta_hat.tolist(), "theta": theta.tolist() if theta is not None else None,
                      "ctr": float(clog.clicks.any(axis=1).mean()), "theta_dla": {}}
         for n in args.sizes:
@@ -194,6 +200,11 @@ def run_seed(args, ctx, seed: int) -> dict:
                 r["ips_lambdamart_dla"] = ndcg_of_ranker(
                     test, lm(seed).fit(lists(sub, train.features, **weights(np.clip(dla.propensities_, 1e-3, 1.0)))))
                 res["theta_dla"][str(n)] = dla.propensities_.tolist()
+            if cm_name == "cascade":  # per-query examination under the cascade, from the log itself
+                rho = cascade_propensities(sub.query, sub.items, sub.clicks, sizes, prior=args.cascade_prior)
+                cm_ips = lists(sub, train.features, item_propensities=rho, clip=args.clip)
+                r["ips_lambdamart_cascade"] = ndcg_of_ranker(test, lm(seed).fit(cm_ips))
+                r["ips_neural_cascade"] = ndcg_of_ranker(test, nn(seed).fit(cm_ips))
             res[str(n)] = r
             log.info("seed %d %s n=%d: %s", seed, cm_name, n, {k: round(v, 4) for k, v in r.items()})
         out[cm_name] = res
@@ -234,6 +245,7 @@ def summarise(per_seed: list[dict], args) -> dict:
                      "epochs": args.epochs, "clip": args.clip, "swap_impressions": args.swap_impressions,
                      "temperature": args.temperature, "aggregate": args.aggregate,
                      "attractiveness": list(args.attractiveness), "normalize": args.normalize,
+                     "cascade_prior": args.cascade_prior,
                      "cross": str(args.cross) if args.cross else None}}
 
 
@@ -438,6 +450,10 @@ def main(argv=None) -> None:
     p.add_argument("--temperature", type=float, default=0.0,
                    help="0: deterministic logger (fused top 10); > 0: Plackett-Luce logger over the fused order "
                         "with logits -log(position)/T, and policy-aware IPS")
+    p.add_argument("--cascade-prior", type=float, default=10.0,
+                   help="pseudo-impressions shrinking each query's cascade examination estimate towards the "
+                        "pooled per-position one (the *_cascade rankers; 10 was chosen on tuning seed 100 among "
+                        "0, 10 and 50)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--cross", type=Path, default=None,
                    help=f"trained cross-encoder folder: adds its score as a feature and the cross_encoder_alone row "
@@ -471,9 +487,10 @@ def main(argv=None) -> None:
     key = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
            if k in ("sizes", "click_models", "train_queries", "test_queries", "depths", "swap_impressions", "trees",
                     "epochs", "clip", "cross", "set", "temperature", "aggregate", "attractiveness",
-                    "normalize")}
-    if not args.normalize:  # keeps the caches of runs made before the option existed valid
-        key.pop("normalize")
+                    "normalize", "cascade_prior")}
+    for opt in ("normalize", "cascade_prior"):  # keeps the caches of runs made before the option existed valid
+        if not key[opt]:
+            key.pop(opt)
     key["rankers"] = list(CLICK_RANKERS)  # a new ranker row invalidates the cached seeds
     args.cache.mkdir(parents=True, exist_ok=True)
     out: dict = json.loads(args.out.read_text()) if args.out and args.out.exists() else {}

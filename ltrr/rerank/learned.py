@@ -40,6 +40,12 @@ class LearnedReranker:
     propensity_eta : float
         Examination ``(1 / k)^η`` assumed for IPS weights (``0``: no correction, the naive ranker); replaced by the
         swap-intervention estimate once one exists.
+    examination : {"pbm", "cascade"}
+        ``"pbm"``: the position-based propensities above. ``"cascade"``: the user stops at the first click, so
+        position ``k`` is examined when nothing above it was clicked; the propensity of ``k`` is the share of all
+        observed impressions (clicked or not) that reached it (the pooled estimate of
+        :func:`~ltrr.rerank.propensity.cascade_propensities`; no intervention needed), ``(1 / k)^η`` until
+        ``10 * show_k`` impressions are counted.
     swap_rate : float
         Share of impressions with position 1 swapped with a random position ``2..show_k`` (0: no interventions).
     clip : float, optional
@@ -53,13 +59,16 @@ class LearnedReranker:
     def __init__(self, featurizer: RankFeaturizer, ranker: Ranker, top_n: int = 50, show_k: int = 10,
                  retrain_every: int = 500, min_lists: int = 200, max_lists: int = 20_000,
                  propensity_eta: float = 1.0, swap_rate: float = 0.0, clip: float | None = 100.0,
-                 seed: int = 0) -> None:
+                 seed: int = 0, examination: str = "pbm") -> None:
         if top_n < 1 or show_k < 2:
             raise ValueError(f"top_n must be >= 1 and show_k >= 2, got {top_n}, {show_k}")
         if retrain_every < 1 or min_lists < 1 or max_lists < min_lists:
             raise ValueError("need retrain_every >= 1, min_lists >= 1 and max_lists >= min_lists")
         if not 0 <= swap_rate < 1:
             raise ValueError(f"swap_rate must be in [0, 1), got {swap_rate}")
+        if examination not in ("pbm", "cascade"):
+            raise ValueError(f"examination must be 'pbm' or 'cascade', got {examination!r}")
+        self.examination = examination
         self.featurizer, self.ranker, self.top_n, self.show_k = featurizer, ranker, int(top_n), int(show_k)
         self.retrain_every, self.min_lists, self.max_lists = int(retrain_every), int(min_lists), int(max_lists)
         self.eta, self.swap_rate, self.clip = float(propensity_eta), float(swap_rate), clip
@@ -99,6 +108,13 @@ class LearnedReranker:
 
     def propensities(self) -> np.ndarray:
         """``θ_1..θ_show_k`` used for the IPS weights now."""
+        if self.examination == "cascade" and self.eta > 0 and self._imps[0] >= 10 * self.show_k:
+            theta = self._reach / np.maximum(self._imps, 1.0)
+            # a position never shown yet takes the one above it
+            for k in range(1, self.show_k):
+                if self._imps[k] == 0:
+                    theta[k] = theta[k - 1]
+            return np.clip(theta, 1e-3, 1.0)
         if self.swaps is not None and self.swaps.clicks[1] > 0 and self.swaps.shown[2:].sum() >= 10 * self.show_k:
             return self.swaps.estimate()
         return pbm_examination(self.show_k, self.eta)
@@ -132,6 +148,8 @@ class LearnedReranker:
         clicks = np.array([d in chosen for d in shown[:k]], dtype=float)
         if self.swaps is not None:
             self.swaps.record(top, bool(clicks[top - 1]) if top <= k else False)
+        self._imps[:k] += 1
+        self._reach[:k] += (np.cumsum(clicks) - clicks) == 0
         if not clicks.any():
             return False
         self._buf.append((X[:k].copy(), clicks))
@@ -197,6 +215,7 @@ class LearnedReranker:
         self._buf: list[tuple[np.ndarray, np.ndarray]] = []
         self._seen = LRU(4096)
         self._new, self.fits, self.retrain_due, self._fitting = 0, 0, False, False
+        self._imps, self._reach = np.zeros(self.show_k), np.zeros(self.show_k)  # per position: shown, reached
         self.swaps = SwapInterventions(self.show_k, self.swap_rate, seed) if self.swap_rate > 0 else None
         self.ranker.load_state_dict({})
 
@@ -208,7 +227,8 @@ class LearnedReranker:
                 "X": (np.concatenate([x for x, _ in self._buf]) if self._buf
                       else np.zeros((0, self.featurizer.dim), np.float32)),
                 "clicks": np.concatenate([c for _, c in self._buf]) if self._buf else np.zeros(0),
-                "swaps": ({"shown": self.swaps.shown, "clicks": self.swaps.clicks} if self.swaps is not None else {})}
+                "swaps": ({"shown": self.swaps.shown, "clicks": self.swaps.clicks} if self.swaps is not None else {}),
+                "impressions": self._imps, "reached": self._reach}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore :meth:`state_dict`."""
@@ -218,6 +238,9 @@ class LearnedReranker:
         X, c = np.asarray(state.get("X")), np.asarray(state.get("clicks"))
         cuts = np.cumsum(sizes)[:-1]
         self._buf = list(zip(np.split(X, cuts), np.split(c, cuts))) if len(sizes) else []
+        if "impressions" in state:  # states saved before the counts existed keep fresh ones
+            self._imps = np.asarray(state["impressions"], float).copy()
+            self._reach = np.asarray(state["reached"], float).copy()
         sw = state.get("swaps") or {}
         if self.swaps is not None and sw:
             self.swaps.shown, self.swaps.clicks = np.asarray(sw["shown"], float), np.asarray(sw["clicks"], float)

@@ -302,6 +302,37 @@ def test_learned_reranker_fits_from_observed_clicks_and_round_trips(featurizer, 
         rr.retrain()
 
 
+def test_learned_reranker_cascade_examination(featurizer, tiny_world, tmp_path):
+    """With ``examination="cascade"`` the IPS propensity of position k is the share of impressions (clicked or not)
+    with no click above k: under cascade clicks, the examination of k; counted across save and load."""
+    docs = [d for d in tiny_world.docs if d.metadata["type"] == "track"][:8]
+    ids = [d.id for d in docs]
+    res = {"bm25": arm_result("bm25", ids)}
+    items = RRFFusion().fuse(res, {"bm25": 8})
+    rr = LearnedReranker(featurizer, LambdaMARTRanker(n_trees=5, threads=1), top_n=8, show_k=5,
+                         retrain_every=10**6, min_lists=10**5, max_lists=10**5, examination="cascade")
+    np.testing.assert_allclose(rr.propensities(), pbm_examination(5))  # too few impressions yet
+    cm = CascadeModel(attractiveness=(0.3, 0.8), convert_prob=0.0, seed=1)
+    for t in range(3000):
+        q = Query(f"q{t}", "x")
+        shown = [it.doc_id for it in rr.rerank(q, items, res)[:5]]
+        rr.observe(q, shown, cm.click(shown, {ids[2]: 1}))
+    alpha = np.array([0.3, 0.3, 0.8, 0.3, 0.3])  # the fused order keeps ids[2] third (no fit yet)
+    truth = np.concatenate([[1.0], np.cumprod(1.0 - alpha)[:-1]])
+    np.testing.assert_allclose(rr.propensities(), truth, atol=0.03)
+    save_state(tmp_path / "c.npz", rr.state_dict())
+    again = LearnedReranker(featurizer, LambdaMARTRanker(n_trees=5, threads=1), top_n=8, show_k=5,
+                            examination="cascade")
+    again.load_state_dict(load_state(tmp_path / "c.npz"))
+    np.testing.assert_allclose(again.propensities(), rr.propensities())
+    naive = LearnedReranker(featurizer, LambdaMARTRanker(n_trees=5, threads=1), show_k=5, propensity_eta=0.0,
+                            examination="cascade")
+    naive.load_state_dict(load_state(tmp_path / "c.npz"))
+    np.testing.assert_allclose(naive.propensities(), np.ones(5))  # eta 0 stays the naive ranker
+    with pytest.raises(ValueError, match="examination"):
+        LearnedReranker(featurizer, LambdaMARTRanker(), examination="dcm")
+
+
 # ----------------------------------------------------------------- stochastic logging (policy-aware IPS)
 def test_policy_aware_propensities_match_the_closed_form():
     from ltrr.rerank.propensity import plackett_luce_topk, policy_aware_propensities, rank_logits

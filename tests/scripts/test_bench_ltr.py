@@ -41,6 +41,8 @@ def test_bench_runs_on_the_smoke_world(tmp_path, capsys):
     r = res["rankers"]
     assert set(r["ips_lambdamart"]) == {"pbm", "cascade"} and set(r["ips_lambdamart"]["pbm"]) == {"300", "600"}
     assert "cascade" not in r["ips_lambdamart_true"]  # true propensities exist for PBM only
+    assert set(r["ips_neural_cascade"]) == {"cascade"} and set(r["ips_lambdamart_cascade"]["cascade"]) == {"300", "600"}
+    assert "cascade/ips_neural_cascade" in res["targets"] and res["meta"]["cascade_prior"] == 10.0
     for name in ("score_fusion", "full_info_lambdamart", "full_info_top10_lambdamart", "best_single_feature"):
         assert 0 <= r[name]["ndcg@10"] <= 1 and len(r[name]["ci95"]) == 2
     assert len(res["propensities"]["pbm"]["estimated_mean"]) == 10 and res["propensities"]["pbm"]["true"][1] == 0.5

@@ -132,10 +132,10 @@ def cascade_propensities(query: np.ndarray, items: np.ndarray, clicks: np.ndarra
     wrong propensity (Vardasbi et al. 2020). Whether an impression reached ``d`` is observed, though: it did if no
     click came above it. Averaged over a query's impressions that gives ``P(d examined)``, and
     ``E[c_d] / ρ_d = α_d``, the item's attractiveness: clicks weighted ``1 / ρ_d`` are unbiased, and their mean over
-    the query's impressions is the cascade model's maximum-likelihood ``α̂_d`` (clicks over examinations). The
-    conditional propensity given the clicks above (Vardasbi et al.'s CM-IPS) is 1 for a pure cascade's only click,
-    which is naive training; this marginal one is not. It needs repeated impressions of a query: with one, every
-    click gets ``ρ = 1``.
+    the query's impressions is the cascade model's maximum-likelihood ``α̂_d`` (clicks over examinations). A
+    propensity conditioned on the clicks observed above is 1 for a pure cascade's only click, which is naive
+    training; this marginal one is not. It needs repeated impressions of a query: with one, every click gets
+    ``ρ = 1`` (``prior`` borrows from the other queries).
 
     Parameters
     ----------

@@ -170,16 +170,15 @@ def cascade_propensities(query: np.ndarray, items: np.ndarray, clicks: np.ndarra
     above = np.cumsum(clicks, axis=1) - clicks
     reached = (items >= 0) & (above == 0)
     off = np.concatenate([[0], np.cumsum(sizes)])
-    flat = (off[query][:, None] + items)[reached]
-    exam = np.bincount(flat, minlength=int(off[-1])).astype(float)
+    flat = off[query][:, None] + items  # each shown item's row in the concatenated candidates
+    exam = np.bincount(flat[reached], minlength=int(off[-1])).astype(float)
     imps = np.bincount(query, minlength=len(sizes)).astype(float)
     n_q = np.repeat(imps, sizes)
     if prior > 0:
         shown = items >= 0
         pooled = reached.sum(axis=0) / np.maximum(shown.sum(axis=0), 1)  # ρ̄ per position
-        flat_shown = (off[query][:, None] + items)[shown]
         pos_rate = np.broadcast_to(pooled, items.shape)[shown]
-        base = np.bincount(flat_shown, pos_rate, minlength=int(off[-1])) / np.maximum(n_q, 1.0)
+        base = np.bincount(flat[shown], pos_rate, minlength=int(off[-1])) / np.maximum(n_q, 1.0)
         rho = (exam + prior * base) / (n_q + prior)
     else:
         rho = exam / np.maximum(n_q, 1.0)

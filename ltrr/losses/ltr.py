@@ -12,26 +12,39 @@ import numpy as np
 import torch
 
 
-def preference_pairs(offsets: np.ndarray, gains: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Row indices ``(i, j)`` of every pair of one list with ``g_i > g_j``.
+PAIRINGS = ("preference", "positive")
+
+
+def preference_pairs(offsets: np.ndarray, gains: np.ndarray,
+                     pairing: str = "preference") -> tuple[np.ndarray, np.ndarray]:
+    """Row indices ``(i, j)`` of the pairs of one list that a pairwise loss compares.
 
     Parameters
     ----------
     offsets : numpy.ndarray of int, shape ``(Q + 1,)``
         List ``q`` is rows ``offsets[q]:offsets[q + 1]``.
     gains : numpy.ndarray, shape ``(n,)``
+    pairing : {"preference", "positive"}
+        ``"preference"``: every pair with ``g_i > g_j``. ``"positive"``: every item with ``g_i > 0`` against
+        every other item of its list, whatever that item's gain (two clicked items give both ``(i, j)`` and
+        ``(j, i)``); see :func:`lambda_gradients` for why IPS needs it.
 
     Returns
     -------
     i, j : numpy.ndarray of int, shape ``(P,)``
     """
+    if pairing not in PAIRINGS:
+        raise ValueError(f"pairing must be one of {PAIRINGS}, got {pairing!r}")
     out_i, out_j = [], []
     for q in range(len(offsets) - 1):
         a, b = int(offsets[q]), int(offsets[q + 1])
         g = gains[a:b]
-        if b - a < 2 or g.max() <= g.min():
+        if b - a < 2 or (g.max() <= g.min() if pairing == "preference" else g.max() <= 0):
             continue
-        ii, jj = np.nonzero(g[:, None] > g[None, :])
+        if pairing == "preference":
+            ii, jj = np.nonzero(g[:, None] > g[None, :])
+        else:
+            ii, jj = np.nonzero((g[:, None] > 0) & ~np.eye(b - a, dtype=bool))
         out_i.append(ii + a)
         out_j.append(jj + a)
     if not out_i:
@@ -57,13 +70,21 @@ def list_ranks(scores: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
 def lambda_gradients(scores: np.ndarray, gains: np.ndarray, weights: np.ndarray, offsets: np.ndarray,
                      pairs: tuple[np.ndarray, np.ndarray] | None = None, sigma: float = 1.0,
-                     normalize: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                     normalize: bool = False, pairing: str = "preference") -> tuple[np.ndarray, np.ndarray]:
     """LambdaRank gradients and Hessians (Burges 2010) with the preferred item's weight on each pair.
 
-    Each pair ``(i, j)`` of one list with ``g_i > g_j`` pulls ``i`` above ``j`` with the force
-    ``w_i |ΔDCG_ij| σ / (1 + exp(σ (s_i - s_j)))``, where ``ΔDCG_ij`` is the change of
-    ``Σ g / log2(1 + rank)`` (current ranks) when the two swap. No per-list normalisation, so that with IPS
-    weights the objective stays an unbiased estimate of the summed DCG loss.
+    With ``pairing="preference"`` each pair ``(i, j)`` of one list with ``g_i > g_j`` pulls ``i`` above ``j``
+    with the force ``w_i |ΔDCG_ij| σ / (1 + exp(σ (s_i - s_j)))``, where ``ΔDCG_ij`` is the change of
+    ``Σ g / log2(1 + rank)`` (current ranks) when the two swap. No per-list normalisation.
+
+    With ``pairing="positive"`` every item with ``g_i > 0`` pulls itself above every other item ``j`` of its list
+    with the force ``w_i g_i |Δdisc_ij| σ / (1 + exp(σ (s_i - s_j)))``, whatever ``g_j`` is: the loss is a sum over
+    positive items, each weighed by its own gain and weight only. With clicks and ``w = 1 / θ_position`` this is
+    what keeps IPS unbiased under the position-based model: in expectation the pair's two logistic terms weigh
+    ``α_i`` and ``α_j`` (the attractiveness), the loss of full information with gains ``α``. Preference pairs
+    drop the pairs of two clicked items, so each click's term also depends on whether the other item was
+    clicked: the weights become ``α_i (1 - θ_j α_j)`` and ``α_j (1 - θ_i α_i)``, which favour the higher-shown
+    of two relevant items.
 
     Parameters
     ----------
@@ -72,22 +93,25 @@ def lambda_gradients(scores: np.ndarray, gains: np.ndarray, weights: np.ndarray,
     offsets : numpy.ndarray of int, shape ``(Q + 1,)``
         List boundaries.
     pairs : tuple of numpy.ndarray, optional
-        :func:`preference_pairs` of ``(offsets, gains)``, when precomputed (they do not change between
+        :func:`preference_pairs` of ``(offsets, gains, pairing)``, when precomputed (they do not change between
         boosting rounds).
     sigma : float
         Steepness of the pairwise logistic.
     normalize : bool
         Divide each list's pairs by the list's total weighted gain ``Σ w g`` (self-normalised: every list with a
         preference weighs the same; lower variance, no longer unbiased for the summed DCG).
+    pairing : {"preference", "positive"}
+        Which pairs pull (see above and :func:`preference_pairs`).
 
     Returns
     -------
     grad, hess : numpy.ndarray, shape ``(n,)``
         First and second derivatives of the loss with respect to each score.
     """
-    i, j = pairs if pairs is not None else preference_pairs(offsets, gains)
+    i, j = pairs if pairs is not None else preference_pairs(offsets, gains, pairing)
     disc = 1.0 / np.log2(2.0 + list_ranks(scores, offsets))
-    delta = np.abs((gains[i] - gains[j]) * (disc[i] - disc[j]))
+    gap = gains[i] - gains[j] if pairing == "preference" else gains[i]
+    delta = np.abs(gap * (disc[i] - disc[j]))
     rho = 1.0 / (1.0 + np.exp(np.clip(sigma * (scores[i] - scores[j]), -50, 50)))
     force = weights[i] * delta
     if normalize:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ltrr.losses.ltr import lambda_gradients, preference_pairs
+from ltrr.losses.ltr import PAIRINGS, lambda_gradients, preference_pairs
 from ltrr.rerank.ranker import ListData, Ranker
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,10 @@ class LambdaMARTRanker(Ranker):
         :func:`~ltrr.losses.ltr.lambda_gradients`).
     feature_fraction : float
         Share of features tried per tree.
+    pairing : {"preference", "positive"}
+        Which pairs the LambdaRank gradients compare (:func:`~ltrr.losses.ltr.lambda_gradients`): ``"positive"``
+        (each clicked item against every other shown item) keeps IPS-weighted clicks unbiased under the
+        position-based model; ``"preference"`` (pairs with ``g_i > g_j``) is classic LambdaMART.
     seed : int
         LightGBM's seed (its runs are deterministic for a fixed seed and thread count).
     threads : int
@@ -44,9 +48,13 @@ class LambdaMARTRanker(Ranker):
 
     def __init__(self, n_trees: int = 200, learning_rate: float = 0.1, num_leaves: int = 31,
                  min_data_in_leaf: int = 50, sigma: float = 1.0, feature_fraction: float = 0.9, seed: int = 0,
-                 threads: int = 0, normalize: bool = False, name: str = "lambdamart") -> None:
+                 threads: int = 0, normalize: bool = False, pairing: str = "preference",
+                 name: str = "lambdamart") -> None:
         if n_trees < 1:
             raise ValueError(f"n_trees must be >= 1, got {n_trees}")
+        if pairing not in PAIRINGS:
+            raise ValueError(f"pairing must be one of {PAIRINGS}, got {pairing!r}")
+        self.pairing = pairing
         self.n_trees, self.sigma, self.normalize, self.name = int(n_trees), float(sigma), bool(normalize), name
         self.params = {"learning_rate": float(learning_rate), "num_leaves": int(num_leaves),
                        "min_data_in_leaf": int(min_data_in_leaf), "feature_fraction": float(feature_fraction),
@@ -58,13 +66,14 @@ class LambdaMARTRanker(Ranker):
         import lightgbm as lgb
 
         t0 = time.perf_counter()
-        pairs = preference_pairs(data.offsets, data.gains)
+        pairs = preference_pairs(data.offsets, data.gains, self.pairing)
         if len(pairs[0]) == 0:
             raise ValueError("no preference pair in the training lists (every list has equal gains)")
         offsets, gains, weights, sigma, norm = data.offsets, data.gains, data.weights, self.sigma, self.normalize
+        pairing = self.pairing
 
         def objective(preds: np.ndarray, _dataset: Any) -> tuple[np.ndarray, np.ndarray]:
-            return lambda_gradients(preds, gains, weights, offsets, pairs, sigma, norm)
+            return lambda_gradients(preds, gains, weights, offsets, pairs, sigma, norm, pairing)
 
         ds = lgb.Dataset(data.X, free_raw_data=True, params={"verbosity": -1})
         self.booster = lgb.train({**self.params, "objective": objective}, ds, num_boost_round=self.n_trees)

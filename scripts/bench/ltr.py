@@ -146,8 +146,12 @@ def run_seed(args, ctx, seed: int) -> dict:
     if args.cross:
         out["cross_encoder_alone"] = ndcg_of_scores(test, feature_scores(test, feat.names, "cross:score"))
 
-    def lm(s):
-        return LambdaMARTRanker(n_trees=args.trees, seed=s, threads=args.threads, normalize=args.normalize)
+    def lm(s, pairing="preference"):
+        return LambdaMARTRanker(n_trees=args.trees, seed=s, threads=args.threads, normalize=args.normalize,
+                                pairing=pairing)
+
+    def ips_lm(s):  # the IPS-weighted click rankers take --pairing
+        return lm(s, args.pairing)
 
     def nn(s):
         return NeuralListwiseRanker(epochs=args.epochs, seed=s)
@@ -186,24 +190,24 @@ def run_seed(args, ctx, seed: int) -> dict:
             sub = clog.head(n)
             naive, ips = lists(sub, train.features), lists(sub, train.features, **weights(theta_hat))
             r = {"naive_lambdamart": ndcg_of_ranker(test, lm(seed).fit(naive)),
-                 "ips_lambdamart": ndcg_of_ranker(test, lm(seed).fit(ips)),
+                 "ips_lambdamart": ndcg_of_ranker(test, ips_lm(seed).fit(ips)),
                  "naive_neural": ndcg_of_ranker(test, nn(seed).fit(naive)),
                  "ips_neural": ndcg_of_ranker(test, nn(seed).fit(ips))}
             if theta is not None:
                 r["ips_lambdamart_true"] = ndcg_of_ranker(
-                    test, lm(seed).fit(lists(sub, train.features, **weights(theta))))
+                    test, ips_lm(seed).fit(lists(sub, train.features, **weights(theta))))
             if args.temperature <= 0 and not args.aggregate:  # DLA learns from display positions of impressions
                 dla = DualLearningRanker(epochs=args.epochs, seed=seed).fit(naive)
                 r["dla_neural"] = ndcg_of_ranker(test, dla)
                 # DLA's ratios are unconstrained (a deeper position can come out above the first): as IPS
                 # propensities they are clipped into (0, 1] like the swap estimate
-                r["ips_lambdamart_dla"] = ndcg_of_ranker(
-                    test, lm(seed).fit(lists(sub, train.features, **weights(np.clip(dla.propensities_, 1e-3, 1.0)))))
+                dla_w = weights(np.clip(dla.propensities_, 1e-3, 1.0))
+                r["ips_lambdamart_dla"] = ndcg_of_ranker(test, ips_lm(seed).fit(lists(sub, train.features, **dla_w)))
                 res["theta_dla"][str(n)] = dla.propensities_.tolist()
             if cm_name == "cascade":  # per-query examination under the cascade, from the log itself
                 rho = cascade_propensities(sub.query, sub.items, sub.clicks, sizes, prior=args.cascade_prior)
                 cm_ips = lists(sub, train.features, item_propensities=rho, clip=args.clip)
-                r["ips_lambdamart_cascade"] = ndcg_of_ranker(test, lm(seed).fit(cm_ips))
+                r["ips_lambdamart_cascade"] = ndcg_of_ranker(test, ips_lm(seed).fit(cm_ips))
                 r["ips_neural_cascade"] = ndcg_of_ranker(test, nn(seed).fit(cm_ips))
             res[str(n)] = r
             log.info("seed %d %s n=%d: %s", seed, cm_name, n, {k: round(v, 4) for k, v in r.items()})
@@ -245,7 +249,7 @@ def summarise(per_seed: list[dict], args) -> dict:
                      "epochs": args.epochs, "clip": args.clip, "swap_impressions": args.swap_impressions,
                      "temperature": args.temperature, "aggregate": args.aggregate,
                      "attractiveness": list(args.attractiveness), "normalize": args.normalize,
-                     "cascade_prior": args.cascade_prior,
+                     "cascade_prior": args.cascade_prior, "pairing": args.pairing,
                      "cross": str(args.cross) if args.cross else None}}
 
 
@@ -439,6 +443,10 @@ def main(argv=None) -> None:
     p.add_argument("--trees", type=int, default=200)
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--clip", type=float, default=100.0)
+    p.add_argument("--pairing", choices=["preference", "positive"], default="preference",
+                   help="pairs of the IPS LambdaMART rankers' LambdaRank gradients: 'preference' (g_i > g_j, classic) "
+                        "or 'positive' (each click against every other shown item, unbiased under PBM; see "
+                        "ltrr.losses.ltr.lambda_gradients); naive and full-information LambdaMART keep 'preference'")
     p.add_argument("--normalize", action="store_true",
                    help="LambdaMART: self-normalise each list's pairs by its total weighted gain")
     p.add_argument("--attractiveness", type=float, nargs=3, default=[0.02, 0.6, 0.95],
@@ -487,7 +495,9 @@ def main(argv=None) -> None:
     key = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
            if k in ("sizes", "click_models", "train_queries", "test_queries", "depths", "swap_impressions", "trees",
                     "epochs", "clip", "cross", "set", "temperature", "aggregate", "attractiveness",
-                    "normalize", "cascade_prior")}
+                    "normalize", "cascade_prior", "pairing")}
+    if key["pairing"] == "preference":
+        key.pop("pairing")
     for opt in ("normalize", "cascade_prior"):  # keeps the caches of runs made before the option existed valid
         if not key[opt]:
             key.pop(opt)

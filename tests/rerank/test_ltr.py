@@ -76,6 +76,40 @@ def test_pairs_and_ranks():
     np.testing.assert_array_equal(list_ranks(np.array([0.1, 0.9, 0.5, 3.0]), offsets), [2, 0, 1, 0])
 
 
+def test_positive_pairing_pairs_each_positive_with_every_other_item():
+    offsets = np.array([0, 3, 4, 6])
+    i, j = preference_pairs(offsets, np.array([1.0, 0.0, 1.0, 5.0, 0.0, 0.0]), pairing="positive")
+    assert sorted(zip(i.tolist(), j.tolist())) == [(0, 1), (0, 2), (2, 0), (2, 1)]
+    with pytest.raises(ValueError, match="pairing"):
+        preference_pairs(offsets, np.zeros(6), pairing="all")
+    with pytest.raises(ValueError, match="pairing"):
+        LambdaMARTRanker(pairing="clicked")
+
+
+def test_positive_pairing_keeps_ips_click_lambdas_unbiased_under_pbm():
+    """Averaged over simulated PBM impressions, IPS-weighted click lambdas with positive pairing equal the
+    full-information lambdas with the attractiveness as gains; preference pairs (no pair of two clicks) do not."""
+    rng = np.random.default_rng(0)
+    alpha = np.array([0.9, 0.3, 0.95, 0.05, 0.6])
+    theta = 1.0 / np.arange(1, 6)
+    scores = np.array([0.1, 0.5, -0.2, 0.3, 0.0])
+    n = 60_000
+    clicks = (rng.random((n, 5)) < theta * alpha).astype(float)
+    clicks = clicks[clicks.any(axis=1)]
+    offsets = np.arange(len(clicks) + 1) * 5
+    w, s = np.tile(1.0 / theta, len(clicks)), np.tile(scores, len(clicks))
+    one = np.array([0, 5])
+    for pairing in ("positive", "preference"):
+        grad, _ = lambda_gradients(s, clicks.ravel(), w, offsets, pairing=pairing)
+        ips = grad.reshape(-1, 5).sum(axis=0) / n
+        full, _ = lambda_gradients(scores, alpha, np.ones(5), one, pairing=pairing)
+        err = np.abs(ips - full).max()
+        if pairing == "positive":
+            assert err < 0.01, (ips, full)
+        else:
+            assert err > 0.05, (ips, full)
+
+
 def test_listwise_loss_ignores_padding_and_weights_targets():
     s = torch.tensor([[2.0, 1.0, 0.0]])
     g = torch.tensor([[0.0, 1.0, 0.0]])

@@ -6,7 +6,8 @@
 For the ``test`` and ``train`` qrels splits, every arm retrieves its top ``--top-k`` list and the 1-based rank of
 each relevant document is recorded (``inf`` when absent), giving ``{split}_ranks`` of shape ``(Q, R_max, K)`` for
 :class:`ltrr.simulate.replay.RankedListEnv`. Arms: ``bm25`` (tantivy BM25 over title + text) and ``dense``
-(zero-shot all-MiniLM-L6-v2, document embeddings from ``RUN/index_zero_shot``); with ``--trained RUN`` also
+(zero-shot all-MiniLM-L6-v2, document embeddings from ``--zero-shot-index``, the encoder job's
+``RUN/index_zero_shot``, encoded here when missing, so no training is needed); with ``--trained RUN`` also
 ``dense_ft`` and ``splade_ft``, the two heads of the job's trained joint encoder over ``RUN/index``.
 
 **Caveat.** The trained encoders were fitted on SciFact *train* queries (all but the job's dev split, see
@@ -105,6 +106,14 @@ def retrieve(args, data: dict) -> tuple[dict, dict, list[str], dict]:
     t0 = time.perf_counter()
     zs = args.zero_shot_index
     zero = JointEncoder.from_pretrained("packaged:all-MiniLM-L6-v2")
+    if not (zs / "dense.npy").exists():  # the encoder job writes the same matrix while mining; build it here
+        log.info("%s missing: encoding the corpus with zero-shot MiniLM (max %d tokens)", zs, args.doc_max_length)
+        doc_ids = list(data["corpus"])
+        mat = encode_joint(zero, [data["corpus"][d].full_text for d in doc_ids], args.doc_max_length, 32,
+                           ("dense",), progress=True, desc="encode corpus (zero-shot)")["dense"]
+        zs.mkdir(parents=True, exist_ok=True)
+        np.save(zs / "dense.npy", mat)
+        (zs / "doc_ids.json").write_text(json.dumps(doc_ids))
     index = ExactIndex(json.loads((zs / "doc_ids.json").read_text()), dense=np.load(zs / "dense.npy"))
     emb = {}
     for s in SPLITS:
@@ -183,7 +192,10 @@ def main() -> None:
     ap.add_argument("--data", type=Path, required=True)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--trained", type=Path, default=None, help="encoder run folder (models/joint, index/)")
-    ap.add_argument("--zero-shot-index", type=Path, default=Path("runs/encoders_scifact/index_zero_shot"))
+    ap.add_argument("--zero-shot-index", type=Path, default=Path("runs/encoders_scifact/index_zero_shot"),
+                    help="zero-shot MiniLM corpus matrix (the encoder job's, or built here when missing)")
+    ap.add_argument("--doc-max-length", type=int, default=256,
+                    help="document tokens when building the zero-shot index (encoders_beir's eval_doc_max_length)")
     ap.add_argument("--top-k", type=int, default=1000)
     ap.add_argument("--pca-dim", type=int, default=32)
     ap.add_argument("--query-max-length", type=int, default=64)

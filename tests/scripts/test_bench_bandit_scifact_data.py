@@ -21,3 +21,23 @@ def test_query_types_read_the_top_ten_of_bm25_and_dense():
     inf = np.inf
     r = np.array([[[1, 30]], [[30, 10]], [[2, 3]], [[11, inf]]], float)
     assert NS["query_types"](r, ["bm25", "dense"]).tolist() == ["bm25-only", "dense-only", "both", "neither"]
+
+
+def test_retrieve_builds_the_zero_shot_index_when_missing(tmp_path):
+    from argparse import Namespace
+
+    from ltrr.types import Doc
+
+    texts = {"d1": "protein folding in yeast cells", "d2": "vaccine trial outcomes", "d3": "yeast genome sequencing"}
+    corpus = {k: Doc(k, "", v) for k, v in texts.items()}
+    data = {"corpus": corpus, "test": {"qids": ["q1"], "texts": ["yeast protein"]},
+            "train": {"qids": ["q2"], "texts": ["vaccine outcomes"]}}
+    zs = tmp_path / "index_zero_shot"
+    args = Namespace(zero_shot_index=zs, doc_max_length=16, top_k=2, query_max_length=16, trained=None)
+    runs, emb, arms, _ = NS["retrieve"](args, data)
+    assert arms == ["bm25", "dense"] and (zs / "dense.npy").exists()
+    assert np.load(zs / "dense.npy").shape[0] == 3 and (zs / "doc_ids.json").read_text() == '["d1", "d2", "d3"]'
+    assert runs["train"]["dense"]["q2"][0] == "d2" and emb["test"].shape[0] == 1
+    mtime = (zs / "dense.npy").stat().st_mtime_ns
+    NS["retrieve"](args, data)  # an existing index is reused, not rebuilt
+    assert (zs / "dense.npy").stat().st_mtime_ns == mtime

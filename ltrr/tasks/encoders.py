@@ -30,8 +30,8 @@ from ltrr.training.data import GroupDataModule, GroupDataset
 from ltrr.training.dev_eval import JointDevEvaluator, RerankDevEvaluator, dev_corpus
 from ltrr.training.fit import fit_stage, one_item_loader
 from ltrr.training.mining import mine_negatives
-from ltrr.training.retrieval import (ExactIndex, encode_joint, fuse_runs, ids, rerank_run, tune_fusion_weight,
-                                    tune_interpolation)
+from ltrr.training.retrieval import (ExactIndex, cached_dense_corpus, encode_joint, fuse_runs, ids, rerank_run,
+                                    tune_fusion_weight, tune_interpolation)
 
 log = logging.getLogger(__name__)
 
@@ -102,15 +102,8 @@ def first_stage_runs(data: RetrievalSet, qids: list[str], model, enc: DictConfig
     queries = [Query(q, data.queries[q]) for q in qids]
     runs = {"bm25": {q.id: [(c.doc_id, c.score) for c in r.candidates] for q, r in zip(queries, bm25.retrieve_batch(queries, k))}}
     doc_ids = list(data.docs)
-    if cache is not None and (cache / "dense.npy").exists():
-        emb = np.load(cache / "dense.npy")
-    else:
-        emb = encode_joint(model, [data.text(d) for d in doc_ids], int(enc.eval_doc_max_length), enc.eval_batch_size,
-                           ("dense",), progress=progress, desc="encode corpus (zero-shot)")["dense"]
-        if cache is not None:
-            cache.mkdir(parents=True, exist_ok=True)
-            np.save(cache / "dense.npy", emb)
-            (cache / "doc_ids.json").write_text(json.dumps(doc_ids))
+    emb = cached_dense_corpus(model, doc_ids, [data.text(d) for d in doc_ids], int(enc.eval_doc_max_length),
+                              enc.eval_batch_size, cache, progress)
     qemb = encode_joint(model, [data.queries[q] for q in qids], enc.query_max_length, enc.eval_batch_size, ("dense",))
     runs["dense"] = ExactIndex(doc_ids, dense=emb).search("dense", qemb["dense"], qids, k)
     return runs

@@ -7,8 +7,10 @@ used instead of an ANN index. Runs are ``{query_id: [(doc_id, score), ...]}``, b
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -77,6 +79,38 @@ def encode_joint(model, texts: Sequence[str], max_length: int, batch_size: int =
         res["sparse"] = (sp.vstack(sparse_parts, format="csr")[inv] if sparse_parts
                          else sp.csr_matrix((0, model.vocab_size), dtype=np.float32))
     return res
+
+
+def cached_dense_corpus(model, doc_ids: Sequence[str], texts: Sequence[str], max_length: int, batch_size: int,
+                        cache: Path | None, progress: bool = False) -> np.ndarray:
+    """The model's dense corpus matrix, read from ``cache/dense.npy`` when there, else encoded and saved there with
+    ``cache/doc_ids.json`` (the encoder job's zero-shot index, also built by the SciFact replay script).
+
+    Parameters
+    ----------
+    model : JointEncoder
+    doc_ids, texts : sequence of str, length ``n``
+    max_length, batch_size : int
+    cache : pathlib.Path, optional
+        Folder of the matrix (``None``: encode, keep nothing).
+    progress : bool
+
+    Returns
+    -------
+    numpy.ndarray, shape ``(n, dim)``
+        In the order of ``doc_ids`` when encoded; a cached matrix keeps the order of its ``doc_ids.json``.
+    """
+    if cache is not None and (cache / "dense.npy").exists():
+        return np.load(cache / "dense.npy")
+    log.info("encoding %d documents (dense, max %d tokens)%s", len(texts), max_length,
+             f" into {cache}" if cache is not None else "")
+    emb = encode_joint(model, texts, max_length, batch_size, ("dense",), progress=progress,
+                       desc="encode corpus (zero-shot)")["dense"]
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        np.save(cache / "dense.npy", emb)
+        (cache / "doc_ids.json").write_text(json.dumps(list(doc_ids)))
+    return emb
 
 
 @dataclass

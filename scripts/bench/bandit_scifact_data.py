@@ -46,7 +46,7 @@ import torch  # noqa: E402
 
 from ltrr.data.beir import load_beir  # noqa: E402
 from ltrr.simulate.replay import RankedListEnv, union_hits  # noqa: E402
-from ltrr.training.retrieval import ExactIndex, encode_joint  # noqa: E402
+from ltrr.training.retrieval import ExactIndex, cached_dense_corpus, encode_joint  # noqa: E402
 from ltrr.types import Query  # noqa: E402
 
 log = logging.getLogger("bench.bandit_scifact_data")
@@ -106,15 +106,10 @@ def retrieve(args, data: dict) -> tuple[dict, dict, list[str], dict]:
     t0 = time.perf_counter()
     zs = args.zero_shot_index
     zero = JointEncoder.from_pretrained("packaged:all-MiniLM-L6-v2")
-    if not (zs / "dense.npy").exists():  # the encoder job writes the same matrix while mining; build it here
-        log.info("%s missing: encoding the corpus with zero-shot MiniLM (max %d tokens)", zs, args.doc_max_length)
-        doc_ids = list(data["corpus"])
-        mat = encode_joint(zero, [data["corpus"][d].full_text for d in doc_ids], args.doc_max_length, 32,
-                           ("dense",), progress=True, desc="encode corpus (zero-shot)")["dense"]
-        zs.mkdir(parents=True, exist_ok=True)
-        np.save(zs / "dense.npy", mat)
-        (zs / "doc_ids.json").write_text(json.dumps(doc_ids))
-    index = ExactIndex(json.loads((zs / "doc_ids.json").read_text()), dense=np.load(zs / "dense.npy"))
+    # the encoder job's zero-shot index, or built here when missing
+    mat = cached_dense_corpus(zero, list(data["corpus"]), [d.full_text for d in data["corpus"].values()],
+                              args.doc_max_length, 32, zs, progress=True)
+    index = ExactIndex(json.loads((zs / "doc_ids.json").read_text()), dense=mat)
     emb = {}
     for s in SPLITS:
         emb[s] = encode_joint(zero, data[s]["texts"], args.query_max_length, 64, ("dense",))["dense"]

@@ -59,6 +59,8 @@ CROSS = ROOT / "runs" / "encoders_music" / "models" / "reranker"
 DEPTHS = {"bm25": 30, "structured": 30, "dense": 30, "popularity": 5, "fresh": 5}
 CLICK_RANKERS = ("naive_lambdamart", "ips_lambdamart", "ips_lambdamart_true", "ips_lambdamart_dla",
                  "ips_lambdamart_cascade", "naive_neural", "ips_neural", "dla_neural", "ips_neural_cascade")
+# options left out of a cache key at these values (runs made before the option existed had them)
+KEY_IMPLICIT = {"normalize": False, "cascade_prior": 0.0, "pairing": "preference"}
 # (IPS ranker, its naive counterpart): the pairs whose gap closed is reported
 GAP_PAIRS = (("ips_lambdamart", "naive_lambdamart"), ("ips_neural", "naive_neural"), ("dla_neural", "naive_neural"),
              ("ips_lambdamart_dla", "naive_lambdamart"), ("ips_lambdamart_cascade", "naive_lambdamart"),
@@ -496,10 +498,8 @@ def main(argv=None) -> None:
            if k in ("sizes", "click_models", "train_queries", "test_queries", "depths", "swap_impressions", "trees",
                     "epochs", "clip", "cross", "set", "temperature", "aggregate", "attractiveness",
                     "normalize", "cascade_prior", "pairing")}
-    if key["pairing"] == "preference":
-        key.pop("pairing")
-    for opt in ("normalize", "cascade_prior"):  # keeps the caches of runs made before the option existed valid
-        if not key[opt]:
+    for opt, implicit in KEY_IMPLICIT.items():  # keeps the caches of runs made before the option existed valid
+        if key[opt] == implicit:
             key.pop(opt)
     key["rankers"] = list(CLICK_RANKERS)  # a new ranker row invalidates the cached seeds
     args.cache.mkdir(parents=True, exist_ok=True)

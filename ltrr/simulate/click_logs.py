@@ -10,6 +10,7 @@ from typing import Mapping, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
+from ltrr.rerank.attractiveness import attractiveness_labels, attractiveness_posterior
 from ltrr.rerank.propensity import SwapInterventions, ips_weights, plackett_luce_topk, rank_logits
 from ltrr.rerank.ranker import ListData
 from ltrr.simulate.click_models import ClickModel
@@ -180,6 +181,52 @@ def aggregated_click_lists(log_: ClickLog, features: Sequence[np.ndarray], prope
         if gq.max() > 0:
             X.append(features[q][rows])
             g.append(gq)
+    return ListData.from_lists(X, g)
+
+
+def posterior_click_lists(log_: ClickLog, features: Sequence[np.ndarray], propensities: np.ndarray,
+                          label: str = "mode", grid_size: int = 101, iters: int = 500) -> ListData:
+    """Training lists with one list per pool query: every candidate shown at least once, labelled with its PBM
+    attractiveness estimated by empirical Bayes (:func:`ltrr.rerank.attractiveness.attractiveness_posterior`).
+
+    Where :func:`aggregated_click_lists` labels each item with its IPS mean ``Σ c / θ / n`` (unbiased, noisy for
+    items seen few times at deep positions), this labels it with the posterior ``label`` (``"mode"`` or
+    ``"mean"``) under a prior fitted to every shown item of the log.
+
+    Parameters
+    ----------
+    log_, features
+        As for :func:`click_lists`.
+    propensities : numpy.ndarray, shape ``(k,)``
+        ``θ_1..θ_k`` of the display positions.
+    label : {"mode", "mean"}
+    grid_size, iters : int
+        The prior's grid and EM iterations.
+
+    Returns
+    -------
+    ListData
+        Lists of queries with some shown item labelled above the smallest label (others carry no preference);
+        unit weights.
+    """
+    shown = log_.items >= 0
+    if not shown.any():
+        raise ValueError("the click log shows no item")
+    sizes = np.array([len(f) for f in features], dtype=np.int64)
+    off = np.concatenate([[0], np.cumsum(sizes)])
+    flat = (off[log_.query][:, None] + log_.items)[shown]  # each shown item's row in the concatenated candidates
+    pos = np.broadcast_to(np.arange(1, log_.items.shape[1] + 1), log_.items.shape)[shown]
+    rows, item = np.unique(flat, return_inverse=True)
+    grid, _, post = attractiveness_posterior(item.ravel(), pos, log_.clicks[shown], propensities, grid_size, iters)
+    lab = attractiveness_labels(post, grid, label)
+    q_of = np.searchsorted(off, rows, side="right") - 1
+    floor = lab.min()
+    X, g = [], []
+    for q in np.unique(q_of):
+        sel = q_of == q
+        if lab[sel].max() > floor:
+            X.append(features[q][rows[sel] - off[q]])
+            g.append(lab[sel])
     return ListData.from_lists(X, g)
 
 

@@ -58,13 +58,14 @@ log = logging.getLogger("bench.ltr")
 CROSS = ROOT / "runs" / "encoders_music" / "models" / "reranker"
 DEPTHS = {"bm25": 30, "structured": 30, "dense": 30, "popularity": 5, "fresh": 5}
 CLICK_RANKERS = ("naive_lambdamart", "ips_lambdamart", "ips_lambdamart_true", "ips_lambdamart_dla",
-                 "ips_lambdamart_cascade", "naive_neural", "ips_neural", "dla_neural", "ips_neural_cascade")
+                 "ips_lambdamart_cascade", "eb_lambdamart", "naive_neural", "ips_neural", "dla_neural",
+                 "ips_neural_cascade")
 # options left out of a cache key at these values (runs made before the option existed had them)
-KEY_IMPLICIT = {"normalize": False, "cascade_prior": 0.0, "pairing": "preference"}
+KEY_IMPLICIT = {"normalize": False, "cascade_prior": 0.0, "pairing": "preference", "eb_label": "mode"}
 # (IPS ranker, its naive counterpart): the pairs whose gap closed is reported
 GAP_PAIRS = (("ips_lambdamart", "naive_lambdamart"), ("ips_neural", "naive_neural"), ("dla_neural", "naive_neural"),
              ("ips_lambdamart_dla", "naive_lambdamart"), ("ips_lambdamart_cascade", "naive_lambdamart"),
-             ("ips_neural_cascade", "naive_neural"))
+             ("ips_neural_cascade", "naive_neural"), ("eb_lambdamart", "naive_lambdamart"))
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -125,12 +126,14 @@ def run_seed(args, ctx, seed: int) -> dict:
     from ltrr.rerank.propensity import (SwapInterventions, cascade_propensities, policy_aware_propensities,
                                         rank_logits)
     from ltrr.rerank.ranker import ListData
-    from ltrr.simulate.click_logs import aggregated_click_lists, click_lists, label_lists, simulate_click_log
+    from ltrr.simulate.click_logs import (aggregated_click_lists, click_lists, label_lists, posterior_click_lists,
+                                          simulate_click_log)
     from ltrr.tasks.ltr import (best_single_feature, candidate_pool, feature_scores, ndcg_of_ranker,
                                 ndcg_of_scores)
 
     cfg, world, arms, feat, qcfg = ctx
     lists = aggregated_click_lists if args.aggregate else click_lists
+    want = lambda *names: any(n in args.rankers for n in names)  # noqa: E731  (rows asked for with --rankers)
     for a in arms.values():
         a.reset(seed)
     t0 = time.time()
@@ -192,13 +195,19 @@ def run_seed(args, ctx, seed: int) -> dict:
             sub = clog.head(n)
             naive, ips = lists(sub, train.features), lists(sub, train.features, **weights(theta_hat))
             r = {"naive_lambdamart": ndcg_of_ranker(test, lm(seed).fit(naive)),
-                 "ips_lambdamart": ndcg_of_ranker(test, ips_lm(seed).fit(ips)),
-                 "naive_neural": ndcg_of_ranker(test, nn(seed).fit(naive)),
-                 "ips_neural": ndcg_of_ranker(test, nn(seed).fit(ips))}
-            if theta is not None:
+                 "ips_lambdamart": ndcg_of_ranker(test, ips_lm(seed).fit(ips))}
+            if want("eb_lambdamart"):  # PBM attractiveness by empirical Bayes, one list per query
+                eb = posterior_click_lists(sub, train.features, theta_hat, label=args.eb_label)
+                r["eb_lambdamart"] = ndcg_of_ranker(test, lm(seed).fit(eb))
+            if want("naive_neural"):
+                r["naive_neural"] = ndcg_of_ranker(test, nn(seed).fit(naive))
+            if want("ips_neural"):
+                r["ips_neural"] = ndcg_of_ranker(test, nn(seed).fit(ips))
+            if theta is not None and want("ips_lambdamart_true"):
                 r["ips_lambdamart_true"] = ndcg_of_ranker(
                     test, ips_lm(seed).fit(lists(sub, train.features, **weights(theta))))
-            if args.temperature <= 0 and not args.aggregate:  # DLA learns from display positions of impressions
+            # DLA learns from display positions of impressions
+            if args.temperature <= 0 and not args.aggregate and want("dla_neural", "ips_lambdamart_dla"):
                 dla = DualLearningRanker(epochs=args.epochs, seed=seed).fit(naive)
                 r["dla_neural"] = ndcg_of_ranker(test, dla)
                 # DLA's ratios are unconstrained (a deeper position can come out above the first): as IPS
@@ -206,7 +215,8 @@ def run_seed(args, ctx, seed: int) -> dict:
                 dla_w = weights(np.clip(dla.propensities_, 1e-3, 1.0))
                 r["ips_lambdamart_dla"] = ndcg_of_ranker(test, ips_lm(seed).fit(lists(sub, train.features, **dla_w)))
                 res["theta_dla"][str(n)] = dla.propensities_.tolist()
-            if cm_name == "cascade":  # per-query examination under the cascade, from the log itself
+            # per-query examination under the cascade, from the log itself
+            if cm_name == "cascade" and want("ips_lambdamart_cascade", "ips_neural_cascade"):
                 rho = cascade_propensities(sub.query, sub.items, sub.clicks, sizes, prior=args.cascade_prior)
                 cm_ips = lists(sub, train.features, item_propensities=rho, clip=args.clip)
                 r["ips_lambdamart_cascade"] = ndcg_of_ranker(test, ips_lm(seed).fit(cm_ips))
@@ -251,7 +261,8 @@ def summarise(per_seed: list[dict], args) -> dict:
                      "epochs": args.epochs, "clip": args.clip, "swap_impressions": args.swap_impressions,
                      "temperature": args.temperature, "aggregate": args.aggregate,
                      "attractiveness": list(args.attractiveness), "normalize": args.normalize,
-                     "cascade_prior": args.cascade_prior, "pairing": args.pairing,
+                     "cascade_prior": args.cascade_prior, "pairing": args.pairing, "eb_label": args.eb_label,
+                     "click_rankers": list(args.rankers),
                      "cross": str(args.cross) if args.cross else None}}
 
 
@@ -449,6 +460,12 @@ def main(argv=None) -> None:
                    help="pairs of the IPS LambdaMART rankers' LambdaRank gradients: 'preference' (g_i > g_j, classic) "
                         "or 'positive' (each click against every other shown item, unbiased under PBM; see "
                         "ltrr.losses.ltr.lambda_gradients); naive and full-information LambdaMART keep 'preference'")
+    p.add_argument("--rankers", nargs="+", default=list(CLICK_RANKERS), choices=CLICK_RANKERS, metavar="NAME",
+                   help="the click-trained rows to train (naive_lambdamart and ips_lambdamart always are; default: "
+                        "all of " + ", ".join(CLICK_RANKERS) + ")")
+    p.add_argument("--eb-label", choices=["mode", "mean"], default="mode",
+                   help="eb_lambdamart's label per item: the posterior mode or mean of its PBM attractiveness "
+                        "(ltrr.rerank.attractiveness; mode chosen on tuning seeds 100-101 with the main job's user)")
     p.add_argument("--normalize", action="store_true",
                    help="LambdaMART: self-normalise each list's pairs by its total weighted gain")
     p.add_argument("--attractiveness", type=float, nargs=3, default=[0.02, 0.6, 0.95],
@@ -497,11 +514,12 @@ def main(argv=None) -> None:
     key = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
            if k in ("sizes", "click_models", "train_queries", "test_queries", "depths", "swap_impressions", "trees",
                     "epochs", "clip", "cross", "set", "temperature", "aggregate", "attractiveness",
-                    "normalize", "cascade_prior", "pairing")}
+                    "normalize", "cascade_prior", "pairing", "eb_label")}
     for opt, implicit in KEY_IMPLICIT.items():  # keeps the caches of runs made before the option existed valid
         if key[opt] == implicit:
             key.pop(opt)
-    key["rankers"] = list(CLICK_RANKERS)  # a new ranker row invalidates the cached seeds
+    args.rankers = sorted(set(args.rankers) | {"naive_lambdamart", "ips_lambdamart"}, key=CLICK_RANKERS.index)
+    key["rankers"] = args.rankers  # a new ranker row invalidates the cached seeds
     args.cache.mkdir(parents=True, exist_ok=True)
     out: dict = json.loads(args.out.read_text()) if args.out and args.out.exists() else {}
     if "personal" in args.parts:

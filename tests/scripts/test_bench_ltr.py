@@ -43,7 +43,8 @@ def test_bench_runs_on_the_smoke_world(tmp_path, capsys):
     assert "cascade" not in r["ips_lambdamart_true"]  # true propensities exist for PBM only
     assert set(r["ips_neural_cascade"]) == {"cascade"} and set(r["ips_lambdamart_cascade"]["cascade"]) == {"300", "600"}
     assert "cascade/ips_neural_cascade" in res["targets"] and res["meta"]["cascade_prior"] == 10.0
-    assert res["meta"]["pairing"] == "preference"
+    assert res["meta"]["pairing"] == "preference" and res["meta"]["eb_label"] == "mode"
+    assert set(r["eb_lambdamart"]) == {"pbm", "cascade"} and "pbm/eb_lambdamart" in res["targets"]
     for name in ("score_fusion", "full_info_lambdamart", "full_info_top10_lambdamart", "best_single_feature"):
         assert 0 <= r[name]["ndcg@10"] <= 1 and len(r[name]["ci95"]) == 2
     assert len(res["propensities"]["pbm"]["estimated_mean"]) == 10 and res["propensities"]["pbm"]["true"][1] == 0.5
@@ -52,11 +53,14 @@ def test_bench_runs_on_the_smoke_world(tmp_path, capsys):
     assert len(dla) == 10 and dla[0] == 1.0 and "pbm/dla_neural" in res["targets"]
     pos = tmp_path / "positive.json"
     NS["main"](["--parts", "rankers", "--seeds", "0", "--sizes", "300", "--click-models", "pbm", "--pairing",
-                "positive", "--train-queries", "60", "--test-queries", "30", "--swap-impressions", "3000", "--trees",
+                "positive", "--rankers", "eb_lambdamart", "--train-queries", "60", "--test-queries", "30", "--swap-impressions", "3000", "--trees",
                 "5", "--epochs", "1", "--depths", "bm25=20", "dense=20", "popularity=5", "--set", "experiment=smoke",
                 "--embed-cache", str(tmp_path / "emb"), "--cache", str(tmp_path / "cp"), "--out", str(pos)])
     rp = json.loads(pos.read_text())
     assert rp["meta"]["pairing"] == "positive" and 0 <= rp["rankers"]["ips_lambdamart"]["pbm"]["300"]["ndcg@10"] <= 1
+    # --rankers trains the rows asked for, with the two LambdaMART rows every target needs
+    assert rp["meta"]["click_rankers"] == ["naive_lambdamart", "ips_lambdamart", "eb_lambdamart"]
+    assert not rp["rankers"]["naive_neural"] and not rp["rankers"]["dla_neural"] and rp["rankers"]["eb_lambdamart"]
     # the naive and full-information rankers keep the classic pairs: the same figures as the first run
     assert rp["rankers"]["full_info_lambdamart"]["ndcg@10"] == r["full_info_lambdamart"]["ndcg@10"]
     assert '"pairing": "positive"' in (tmp_path / "cp" / "seed0.json").read_text()

@@ -1,0 +1,65 @@
+"""PBM attractiveness by empirical Bayes: the prior, the labels, the training lists built from them."""
+
+import numpy as np
+import pytest
+
+from ltrr.rerank.attractiveness import attractiveness_labels, attractiveness_posterior
+from ltrr.simulate.click_logs import ClickLog, aggregated_click_lists, posterior_click_lists
+
+
+def pbm_log(n_q=400, k=10, m=20_000, levels=(0.05, 0.9), share=(0.7, 0.3), seed=0):
+    """Fixed rankings of ``k`` items per query, attractiveness drawn from ``levels``, PBM clicks with θ = 1/k."""
+    rng = np.random.default_rng(seed)
+    alpha = rng.choice(levels, size=(n_q, k), p=share)
+    theta = 1.0 / np.arange(1, k + 1)
+    q = rng.integers(0, n_q, m)
+    items = np.tile(np.arange(k), (m, 1))
+    clicks = rng.random((m, k)) < theta * alpha[q]
+    return ClickLog(q, items, clicks), alpha, theta
+
+
+def test_prior_recovers_a_two_point_mixture_and_the_mode_denoises():
+    log, alpha, theta = pbm_log()
+    item = (log.query[:, None] * 10 + log.items).ravel()
+    pos = np.tile(np.arange(1, 11), len(log.query))
+    grid, prior, post = attractiveness_posterior(item, pos, log.clicks.ravel(), theta)
+    assert prior.sum() == pytest.approx(1.0) and np.allclose(post.sum(axis=1), 1.0)
+    near = lambda a: prior[np.abs(grid - a) <= 0.04].sum()  # noqa: E731
+    assert near(0.05) == pytest.approx(0.7, abs=0.05) and near(0.9) == pytest.approx(0.3, abs=0.05)
+    truth = alpha.ravel()
+    mode = attractiveness_labels(post, grid, "mode")
+    assert np.mean((mode > 0.5) == (truth > 0.5)) >= 0.97
+    # the IPS mean of the same clicks is unbiased but far noisier than the mode
+    ips = aggregated_click_lists(log, [np.zeros((10, 1))] * 400, theta)
+    assert np.mean((mode - truth) ** 2) < 0.5 * np.mean((ips.gains - truth) ** 2)
+    mean = attractiveness_labels(post, grid, "mean")
+    assert np.all((mean >= 0) & (mean <= 1)) and np.corrcoef(mean, truth)[0, 1] > 0.9
+
+
+def test_posterior_click_lists_label_each_query_s_shown_candidates():
+    log, alpha, theta = pbm_log(n_q=200, m=10_000, seed=1)
+    feats = [np.stack([np.full(12, q), np.arange(12)], axis=1).astype(np.float32) for q in range(200)]  # 2 unshown
+    data = posterior_click_lists(log, feats, theta)
+    assert np.all(data.weights == 1) and np.all(np.diff(data.offsets) == 10)  # only shown candidates
+    q, i = data.X[:, 0].astype(int), data.X[:, 1].astype(int)
+    assert np.all(i < 10) and np.mean((data.gains > 0.5) == (alpha[q, i] > 0.5)) >= 0.95
+    # a query whose shown items all sit at the lowest label carries no preference and is left out
+    floor = data.gains.min()
+    assert all(data.gains[a:b].max() > floor for a, b in zip(data.offsets[:-1], data.offsets[1:]))
+    assert {qq for qq in range(200) if (alpha[qq, :3] > 0.5).any()} <= set(q.tolist())
+    assert data.n_lists < 200 and (alpha.max(axis=1) < 0.5).sum() > 0  # the queries with nothing relevant
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(propensities=np.array([1.0, 0.0])), "propensities"),
+    (dict(position=np.array([0, 1, 2])), "1-based"),
+    (dict(clicks=np.array([True])), "one entry per shown instance"),
+    (dict(grid_size=1), "grid_size"),
+])
+def test_attractiveness_posterior_rejects_bad_input(kwargs, match):
+    args = dict(item=np.array([0, 1, 1]), position=np.array([1, 2, 1]), clicks=np.array([True, False, True]),
+                propensities=np.array([1.0, 0.5]))
+    with pytest.raises(ValueError, match=match):
+        attractiveness_posterior(**{**args, **kwargs})
+    with pytest.raises(ValueError, match="label"):
+        attractiveness_labels(np.ones((1, 2)) / 2, np.array([0.0, 1.0]), "median")

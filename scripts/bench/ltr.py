@@ -15,6 +15,9 @@ of them) estimates the examination propensities. Rankers, all scored by nDCG@10 
 - ``full_info_lambdamart``: LambdaMART on the training pool's true grades over whole unions (the ceiling);
   ``full_info_top10_lambdamart``: the same on the fused top 10 only, the most a click log of the deterministic
   logger can reveal (what is left above it is item-selection bias, which position debiasing cannot remove);
+  ``click_limit_top10_lambdamart``: the same top 10 labelled with the click model's true attractiveness per grade,
+  what infinitely many perfectly debiased clicks would teach (a click-trained ranker's asymptote; its share of the
+  naive-to-ceiling gap is reported as ``click_limit_gap_closed``);
 - ``naive_lambdamart``: clicks as labels; ``ips_lambdamart``: clicks weighted by ``1 / θ̂_position`` (estimated
   propensities); ``ips_lambdamart_true``: with the true PBM propensities (PBM only);
 - ``naive_neural`` and ``ips_neural``: the neural listwise ranker, unweighted and with ``θ̂``;
@@ -166,6 +169,10 @@ def run_seed(args, ctx, seed: int) -> dict:
     # what perfect position debiasing could see at most: true grades of the logging ranker's top 10 only
     top = ListData.from_lists([f[:10] for f in train.features], [g[:10] for g in train.grades])
     out["full_info_top10_lambdamart"] = ndcg_of_ranker(test, lm(seed).fit(top))
+    att = np.asarray(args.attractiveness, dtype=float)
+    limit = ListData.from_lists([f[:10] for f in train.features],
+                                [att[np.asarray(g[:10]).astype(int)] for g in train.grades])
+    out["click_limit_top10_lambdamart"] = ndcg_of_ranker(test, lm(seed).fit(limit))
     out["full_info_neural"] = ndcg_of_ranker(test, nn(seed).fit(label_lists(train.features, train.grades)))
     log.info("seed %d: fusion %.4f, best feature %s %.4f, full-info %.4f", seed, out["score_fusion"], name,
              out["best_single_feature"]["ndcg@10"], out["full_info_lambdamart"])
@@ -241,6 +248,8 @@ def summarise(per_seed: list[dict], args) -> dict:
                      "full_info_lambdamart": ci([s["full_info_lambdamart"] for s in per_seed]),
                      "full_info_top10_lambdamart": ci([s["full_info_top10_lambdamart"] for s in per_seed]),
                      "full_info_neural": ci([s["full_info_neural"] for s in per_seed])}
+    if all("click_limit_top10_lambdamart" in s for s in per_seed):
+        rankers["click_limit_top10_lambdamart"] = ci([s["click_limit_top10_lambdamart"] for s in per_seed])
     if all("cross_encoder_alone" in s for s in per_seed):
         rankers["cross_encoder_alone"] = ci([s["cross_encoder_alone"] for s in per_seed])
     for name in CLICK_RANKERS:
@@ -289,6 +298,11 @@ def targets(per_seed: list[dict], args) -> dict:
                 else None, "met_80pct": bool(g and g["mean"] >= 0.8), "naive_below_ips_nonoverlap": a["hi"] < b["lo"]}
             d = mean_ci([s[cm][n][ips] - s[cm][n][naive] for s in per_seed])
             out[f"{cm}/{ips}"]["paired_gain"] = {"mean": d["mean"], "ci95": [d["lo"], d["hi"]]}
+            if all("click_limit_top10_lambdamart" in s for s in per_seed):  # the most debiased clicks could close
+                lim = mean_ci([(s["click_limit_top10_lambdamart"] - s[cm][n][naive])
+                               / (s["full_info_lambdamart"] - s[cm][n][naive])
+                               for s in per_seed if s["full_info_lambdamart"] - s[cm][n][naive] > 1e-3])
+                out[f"{cm}/{ips}"]["click_limit_gap_closed"] = {"mean": lim["mean"], "ci95": [lim["lo"], lim["hi"]]}
         best = [max(s["best_single_feature"]["ndcg@10"], s.get("cross_encoder_alone", -1.0)) for s in per_seed]
         d = mean_ci([s[cm][n]["ips_lambdamart"] - b for s, b in zip(per_seed, best)])
         out[f"{cm}/ips_lambdamart_minus_best_single"] = {"diff": d["mean"], "ci95": [d["lo"], d["hi"]],
@@ -301,7 +315,7 @@ def print_table(res: dict) -> None:
     fmt = lambda e: f"{e['ndcg@10']:.4f} [{e['ci95'][0]:.4f}, {e['ci95'][1]:.4f}]"  # noqa: E731
     print("\n| ranker | nDCG@10 (95% CI over seeds) |\n|---|---|")
     for name in ("score_fusion", "best_single_feature", "cross_encoder_alone", "full_info_lambdamart",
-                 "full_info_top10_lambdamart", "full_info_neural"):
+                 "full_info_top10_lambdamart", "click_limit_top10_lambdamart", "full_info_neural"):
         if name in r:
             extra = f" ({', '.join(sorted(set(r[name]['feature'])))})" if name == "best_single_feature" else ""
             print(f"| {name}{extra} | {fmt(r[name])} |")
@@ -520,6 +534,7 @@ def main(argv=None) -> None:
             key.pop(opt)
     args.rankers = sorted(set(args.rankers) | {"naive_lambdamart", "ips_lambdamart"}, key=CLICK_RANKERS.index)
     key["rankers"] = args.rankers  # a new ranker row invalidates the cached seeds
+    key["limit_row"] = True  # seeds cached before click_limit_top10_lambdamart are recomputed
     args.cache.mkdir(parents=True, exist_ok=True)
     out: dict = json.loads(args.out.read_text()) if args.out and args.out.exists() else {}
     if "personal" in args.parts:

@@ -27,7 +27,7 @@ LABELS = ("mode", "mean")
 
 def attractiveness_posterior(item: np.ndarray, position: np.ndarray, clicks: np.ndarray,
                              propensities: np.ndarray, grid_size: int = 101, iters: int = 500,
-                             tol: float = 1e-9) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                             tol: float = 1e-9, n_items: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Posterior of every item's PBM attractiveness under the prior estimated from all items (NPMLE by EM).
 
     Parameters
@@ -45,6 +45,8 @@ def attractiveness_posterior(item: np.ndarray, position: np.ndarray, clicks: np.
         Most EM iterations for the prior.
     tol : float
         Stop when no prior weight moves by more than this.
+    n_items : int, optional
+        Number of items (default ``item.max() + 1``); an item with no instance gets the prior as its posterior.
 
     Returns
     -------
@@ -52,7 +54,7 @@ def attractiveness_posterior(item: np.ndarray, position: np.ndarray, clicks: np.
     prior : numpy.ndarray, shape ``(G,)``
         The estimated mixing distribution ``π`` (sums to 1).
     posterior : numpy.ndarray, shape ``(n_items, G)``
-        Each item's posterior over the grid (rows sum to 1); ``n_items = item.max() + 1``.
+        Each item's posterior over the grid (rows sum to 1).
     """
     item, position = np.asarray(item, dtype=np.int64), np.asarray(position, dtype=np.int64)
     clicks = np.asarray(clicks, dtype=float)
@@ -76,7 +78,9 @@ def attractiveness_posterior(item: np.ndarray, position: np.ndarray, clicks: np.
     grid = np.linspace(0.0, 1.0, grid_size)
     p = np.clip(theta[cell % len(theta)][:, None] * grid[None, :], 1e-12, 1 - 1e-12)
     ll_cell = c[:, None] * np.log(p) + (n - c)[:, None] * np.log1p(-p)
-    n_items = int(item.max()) + 1
+    n_items = int(item.max()) + 1 if n_items is None else int(n_items)
+    if n_items <= item.max():
+        raise ValueError(f"n_items ({n_items}) must exceed the largest item id ({int(item.max())})")
     ll = np.zeros((n_items, grid_size))
     np.add.at(ll, cell // len(theta), ll_cell)
     lik = np.exp(ll - ll.max(axis=1, keepdims=True))

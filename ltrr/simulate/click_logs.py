@@ -184,8 +184,9 @@ def aggregated_click_lists(log_: ClickLog, features: Sequence[np.ndarray], prope
     return ListData.from_lists(X, g)
 
 
-def posterior_click_lists(log_: ClickLog, features: Sequence[np.ndarray], propensities: np.ndarray,
-                          label: str = "mode", grid_size: int = 101, iters: int = 500) -> ListData:
+def posterior_click_lists(log_: ClickLog, features: Sequence[np.ndarray], propensities: np.ndarray | None = None,
+                          label: str = "mode", grid_size: int = 101, iters: int = 500,
+                          examination: str = "pbm") -> ListData:
     """Training lists with one list per pool query: every candidate shown at least once, labelled with its PBM
     attractiveness estimated by empirical Bayes (:func:`ltrr.rerank.attractiveness.attractiveness_posterior`).
 
@@ -198,10 +199,14 @@ def posterior_click_lists(log_: ClickLog, features: Sequence[np.ndarray], propen
     log_, features
         As for :func:`click_lists`.
     propensities : numpy.ndarray, shape ``(k,)``
-        ``θ_1..θ_k`` of the display positions.
+        ``θ_1..θ_k`` of the display positions (``examination="pbm"``).
     label : {"mode", "mean"}
     grid_size, iters : int
         The prior's grid and EM iterations.
+    examination : {"pbm", "cascade"}
+        ``"pbm"``: an instance at position ``k`` was examined with probability ``θ_k``. ``"cascade"``: the user
+        scans down and stops at the first click, so an instance was examined exactly when nothing above it was
+        clicked; the likelihood counts those instances with examination 1 and no propensities are needed.
 
     Returns
     -------
@@ -217,7 +222,15 @@ def posterior_click_lists(log_: ClickLog, features: Sequence[np.ndarray], propen
     flat = (off[log_.query][:, None] + log_.items)[shown]  # each shown item's row in the concatenated candidates
     pos = np.broadcast_to(np.arange(1, log_.items.shape[1] + 1), log_.items.shape)[shown]
     rows, item = np.unique(flat, return_inverse=True)
-    grid, _, post = attractiveness_posterior(item.ravel(), pos, log_.clicks[shown], propensities, grid_size, iters)
+    item, clicks = item.ravel(), log_.clicks[shown]
+    if examination == "cascade":
+        reached = ((np.cumsum(log_.clicks, axis=1) - log_.clicks) == 0)[shown]
+        item, pos, clicks, propensities = item[reached], pos[reached], clicks[reached], np.ones(1)
+    elif examination != "pbm":
+        raise ValueError(f"examination must be 'pbm' or 'cascade', got {examination!r}")
+    elif propensities is None:
+        raise ValueError("examination='pbm' needs the position propensities")
+    grid, _, post = attractiveness_posterior(item, pos, clicks, propensities, grid_size, iters, n_items=len(rows))
     lab = attractiveness_labels(post, grid, label)
     q_of = np.searchsorted(off, rows, side="right") - 1
     floor = lab.min()

@@ -26,7 +26,11 @@ of them) estimates the examination propensities. Rankers, all scored by nDCG@10 
   those propensities;
 - ``ips_lambdamart_cascade`` and ``ips_neural_cascade`` (cascade clicks only): clicks weighted by ``1 / ρ_d``, each
   candidate's examination under the cascade estimated per query from the log itself (the share of the query's
-  impressions with no click above it; :func:`ltrr.rerank.propensity.cascade_propensities`).
+  impressions with no click above it; :func:`ltrr.rerank.propensity.cascade_propensities`);
+- ``eb_lambdamart``: LambdaMART on one list per query, each shown candidate labelled with its PBM attractiveness
+  estimated by empirical Bayes (a prior fitted to every shown candidate of the log, the posterior mode with
+  ``--eb-label mode``; :mod:`ltrr.rerank.attractiveness`) under ``θ̂``; ``eb_lambdamart_cascade`` (cascade clicks
+  only): the same with the cascade's likelihood (a candidate was examined when nothing above it was clicked).
 
 With ``--temperature T > 0`` the logger samples each shown list from a Plackett-Luce model over the fused order
 (logits ``-log(position) / T``), so every candidate can be shown, and the IPS rankers use the policy-aware
@@ -61,14 +65,15 @@ log = logging.getLogger("bench.ltr")
 CROSS = ROOT / "runs" / "encoders_music" / "models" / "reranker"
 DEPTHS = {"bm25": 30, "structured": 30, "dense": 30, "popularity": 5, "fresh": 5}
 CLICK_RANKERS = ("naive_lambdamart", "ips_lambdamart", "ips_lambdamart_true", "ips_lambdamart_dla",
-                 "ips_lambdamart_cascade", "eb_lambdamart", "naive_neural", "ips_neural", "dla_neural",
+                 "ips_lambdamart_cascade", "eb_lambdamart", "eb_lambdamart_cascade", "naive_neural", "ips_neural", "dla_neural",
                  "ips_neural_cascade")
 # options left out of a cache key at these values (runs made before the option existed had them)
 KEY_IMPLICIT = {"normalize": False, "cascade_prior": 0.0, "pairing": "preference", "eb_label": "mode"}
 # (IPS ranker, its naive counterpart): the pairs whose gap closed is reported
 GAP_PAIRS = (("ips_lambdamart", "naive_lambdamart"), ("ips_neural", "naive_neural"), ("dla_neural", "naive_neural"),
              ("ips_lambdamart_dla", "naive_lambdamart"), ("ips_lambdamart_cascade", "naive_lambdamart"),
-             ("ips_neural_cascade", "naive_neural"), ("eb_lambdamart", "naive_lambdamart"))
+             ("ips_neural_cascade", "naive_neural"), ("eb_lambdamart", "naive_lambdamart"),
+             ("eb_lambdamart_cascade", "naive_lambdamart"))
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -228,6 +233,9 @@ def run_seed(args, ctx, seed: int) -> dict:
                 cm_ips = lists(sub, train.features, item_propensities=rho, clip=args.clip)
                 r["ips_lambdamart_cascade"] = ndcg_of_ranker(test, ips_lm(seed).fit(cm_ips))
                 r["ips_neural_cascade"] = ndcg_of_ranker(test, nn(seed).fit(cm_ips))
+            if cm_name == "cascade" and want("eb_lambdamart_cascade"):  # examined = nothing clicked above
+                eb = posterior_click_lists(sub, train.features, label=args.eb_label, examination="cascade")
+                r["eb_lambdamart_cascade"] = ndcg_of_ranker(test, lm(seed).fit(eb))
             res[str(n)] = r
             log.info("seed %d %s n=%d: %s", seed, cm_name, n, {k: round(v, 4) for k, v in r.items()})
         out[cm_name] = res

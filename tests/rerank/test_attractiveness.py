@@ -63,3 +63,30 @@ def test_attractiveness_posterior_rejects_bad_input(kwargs, match):
         attractiveness_posterior(**{**args, **kwargs})
     with pytest.raises(ValueError, match="label"):
         attractiveness_labels(np.ones((1, 2)) / 2, np.array([0.0, 1.0]), "median")
+
+
+def test_cascade_lists_count_only_what_the_user_reached():
+    rng = np.random.default_rng(2)
+    n_q, k, m = 300, 10, 15_000
+    alpha = rng.choice([0.05, 0.9], size=(n_q, k), p=[0.8, 0.2])
+    q = rng.integers(0, n_q, m)
+    items = np.tile(np.arange(k), (m, 1))
+    clicks = np.zeros((m, k), dtype=bool)
+    attracted = rng.random((m, k)) < alpha[q]
+    first = np.where(attracted.any(axis=1), attracted.argmax(axis=1), -1)
+    clicks[np.flatnonzero(first >= 0), first[first >= 0]] = True  # the cascade: the first attractive item only
+    feats = [np.stack([np.full(k, qq), np.arange(k)], axis=1).astype(np.float32) for qq in range(n_q)]
+    log = ClickLog(q, items, clicks)
+    data = posterior_click_lists(log, feats, examination="cascade")
+    qq, i = data.X[:, 0].astype(int), data.X[:, 1].astype(int)
+    reached = np.array([((log.query == a) & ~clicks[:, :b].any(axis=1)).sum() for a, b in zip(qq, i)])
+    well = reached >= 5  # enough examinations for the label to be decided by the clicks
+    assert well.sum() > 500 and np.mean((data.gains[well] > 0.5) == (alpha[qq, i][well] > 0.5)) >= 0.97
+    # the position-based likelihood with 1/k propensities is the wrong model here: it mislabels more
+    pbm = posterior_click_lists(log, feats, 1.0 / np.arange(1, k + 1))
+    acc = lambda d: np.mean((d.gains > 0.5) == (alpha[d.X[:, 0].astype(int), d.X[:, 1].astype(int)] > 0.5))  # noqa
+    assert acc(data) > acc(pbm) + 0.03
+    with pytest.raises(ValueError, match="examination"):
+        posterior_click_lists(log, feats, examination="dbn")
+    with pytest.raises(ValueError, match="propensities"):
+        posterior_click_lists(log, feats)

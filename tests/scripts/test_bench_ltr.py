@@ -46,6 +46,7 @@ def test_bench_runs_on_the_smoke_world(tmp_path, capsys):
     assert res["meta"]["pairing"] == "preference" and res["meta"]["eb_label"] == "mode"
     assert set(r["eb_lambdamart"]) == {"pbm", "cascade"} and "pbm/eb_lambdamart" in res["targets"]
     assert 0 <= r["click_limit_top10_lambdamart"]["ndcg@10"] <= 1
+    assert set(r["eb_lambdamart_cascade"]) == {"cascade"} and "cascade/eb_lambdamart_cascade" in res["targets"]
     assert "click_limit_gap_closed" in res["targets"]["pbm/eb_lambdamart"]
     for name in ("score_fusion", "full_info_lambdamart", "full_info_top10_lambdamart", "best_single_feature"):
         assert 0 <= r[name]["ndcg@10"] <= 1 and len(r[name]["ci95"]) == 2

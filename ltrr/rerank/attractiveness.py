@@ -27,7 +27,8 @@ LABELS = ("mode", "mean")
 
 def attractiveness_posterior(item: np.ndarray, position: np.ndarray, clicks: np.ndarray,
                              propensities: np.ndarray, grid_size: int = 101, iters: int = 500,
-                             tol: float = 1e-9, n_items: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                             tol: float = 1e-9,
+                             n_items: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Posterior of every item's PBM attractiveness under the prior estimated from all items (NPMLE by EM).
 
     Parameters

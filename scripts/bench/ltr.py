@@ -65,8 +65,8 @@ log = logging.getLogger("bench.ltr")
 CROSS = ROOT / "runs" / "encoders_music" / "models" / "reranker"
 DEPTHS = {"bm25": 30, "structured": 30, "dense": 30, "popularity": 5, "fresh": 5}
 CLICK_RANKERS = ("naive_lambdamart", "ips_lambdamart", "ips_lambdamart_true", "ips_lambdamart_dla",
-                 "ips_lambdamart_cascade", "eb_lambdamart", "eb_lambdamart_cascade", "naive_neural", "ips_neural", "dla_neural",
-                 "ips_neural_cascade")
+                 "ips_lambdamart_cascade", "eb_lambdamart", "eb_lambdamart_cascade", "naive_neural", "ips_neural",
+                 "dla_neural", "ips_neural_cascade")
 # options left out of a cache key at these values (runs made before the option existed had them)
 KEY_IMPLICIT = {"normalize": False, "cascade_prior": 0.0, "pairing": "preference", "eb_label": "mode"}
 # (IPS ranker, its naive counterpart): the pairs whose gap closed is reported

@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from ltrr.rerank.features import RankFeaturizer
-from ltrr.rerank.propensity import SwapInterventions, ips_weights, pbm_examination
+from ltrr.rerank.propensity import SwapInterventions, cascade_reached, ips_weights, pbm_examination
 from ltrr.rerank.ranker import ListData, Ranker
 from ltrr.types import ArmResult, FusedItem, Query
 from ltrr.utils.lru import LRU
@@ -149,7 +149,7 @@ class LearnedReranker:
         if self.swaps is not None:
             self.swaps.record(top, bool(clicks[top - 1]) if top <= k else False)
         self._imps[:k] += 1
-        self._reach[:k] += (np.cumsum(clicks) - clicks) == 0
+        self._reach[:k] += cascade_reached(clicks)
         if not clicks.any():
             return False
         self._buf.append((X[:k].copy(), clicks))

@@ -122,6 +122,22 @@ class SwapInterventions:
         return theta
 
 
+def cascade_reached(clicks: np.ndarray) -> np.ndarray:
+    """Whether the user reached each position under the cascade model: nothing above it was clicked.
+
+    Parameters
+    ----------
+    clicks : numpy.ndarray of bool, shape ``(..., k)``
+        Clicks by display position (last axis).
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape ``(..., k)``
+    """
+    clicks = np.asarray(clicks, dtype=np.int64)
+    return (np.cumsum(clicks, axis=-1) - clicks) == 0
+
+
 def cascade_propensities(query: np.ndarray, items: np.ndarray, clicks: np.ndarray,
                          sizes: Sequence[int], prior: float = 0.0) -> list[np.ndarray]:
     """Each candidate's examination propensity under the cascade model, estimated per query from its impressions:
@@ -167,8 +183,7 @@ def cascade_propensities(query: np.ndarray, items: np.ndarray, clicks: np.ndarra
         raise ValueError(f"query indices must be in 0..{len(sizes) - 1}")
     if np.any(items >= sizes[query][:, None]):
         raise ValueError("an item index is beyond its query's candidates")
-    above = np.cumsum(clicks, axis=1) - clicks
-    reached = (items >= 0) & (above == 0)
+    reached = (items >= 0) & cascade_reached(clicks)
     off = np.concatenate([[0], np.cumsum(sizes)])
     flat = off[query][:, None] + items  # each shown item's row in the concatenated candidates
     exam = np.bincount(flat[reached], minlength=int(off[-1])).astype(float)

@@ -11,7 +11,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ltrr.rerank.attractiveness import attractiveness_labels, attractiveness_posterior
-from ltrr.rerank.propensity import SwapInterventions, ips_weights, plackett_luce_topk, rank_logits
+from ltrr.rerank.propensity import (SwapInterventions, cascade_reached, ips_weights, plackett_luce_topk,
+                                   rank_logits)
 from ltrr.rerank.ranker import ListData
 from ltrr.simulate.click_models import ClickModel
 from ltrr.utils.seed import make_rng
@@ -224,7 +225,7 @@ def posterior_click_lists(log_: ClickLog, features: Sequence[np.ndarray], propen
     rows, item = np.unique(flat, return_inverse=True)
     item, clicks = item.ravel(), log_.clicks[shown]
     if examination == "cascade":
-        reached = ((np.cumsum(log_.clicks, axis=1) - log_.clicks) == 0)[shown]
+        reached = cascade_reached(log_.clicks)[shown]
         item, pos, clicks, propensities = item[reached], pos[reached], clicks[reached], np.ones(1)
     elif examination != "pbm":
         raise ValueError(f"examination must be 'pbm' or 'cascade', got {examination!r}")

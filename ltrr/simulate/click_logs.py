@@ -10,7 +10,8 @@ from typing import Mapping, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from ltrr.rerank.attractiveness import attractiveness_labels, attractiveness_posterior
+from ltrr.rerank.attractiveness import (attractiveness_labels, attractiveness_posterior,
+                                        feature_conditioned_posterior)
 from ltrr.rerank.propensity import (SwapInterventions, cascade_reached, ips_weights, plackett_luce_topk,
                                    rank_logits)
 from ltrr.rerank.ranker import ListData
@@ -187,7 +188,8 @@ def aggregated_click_lists(log_: ClickLog, features: Sequence[np.ndarray], prope
 
 def posterior_click_lists(log_: ClickLog, features: Sequence[np.ndarray], propensities: np.ndarray | None = None,
                           label: str = "mode", grid_size: int = 101, iters: int = 500,
-                          examination: str = "pbm") -> ListData:
+                          examination: str = "pbm", prior: str = "global", seed: int = 0,
+                          threads: int = 0) -> ListData:
     """Training lists with one list per pool query: every candidate shown at least once, labelled with its PBM
     attractiveness estimated by empirical Bayes (:func:`ltrr.rerank.attractiveness.attractiveness_posterior`).
 
@@ -208,6 +210,13 @@ def posterior_click_lists(log_: ClickLog, features: Sequence[np.ndarray], propen
         ``"pbm"``: an instance at position ``k`` was examined with probability ``θ_k``. ``"cascade"``: the user
         scans down and stops at the first click, so an instance was examined exactly when nothing above it was
         clicked; the likelihood counts those instances with examination 1 and no propensities are needed.
+    prior : {"global", "features"}
+        ``"global"``: one prior for every item. ``"features"``: each item's prior over the global prior's clusters
+        is predicted from its features by a cross-fitted classifier
+        (:func:`ltrr.rerank.attractiveness.feature_conditioned_posterior`); the label is then the mode or mean over
+        the clusters' centres.
+    seed, threads : int
+        The classifier's fold split and seed, and its threads (``prior="features"``).
 
     Returns
     -------
@@ -231,9 +240,14 @@ def posterior_click_lists(log_: ClickLog, features: Sequence[np.ndarray], propen
         raise ValueError(f"examination must be 'pbm' or 'cascade', got {examination!r}")
     elif propensities is None:
         raise ValueError("examination='pbm' needs the position propensities")
-    grid, _, post = attractiveness_posterior(item, pos, clicks, propensities, grid_size, iters, n_items=len(rows))
-    lab = attractiveness_labels(post, grid, label)
+    if prior not in ("global", "features"):
+        raise ValueError(f"prior must be 'global' or 'features', got {prior!r}")
+    grid, pi, post = attractiveness_posterior(item, pos, clicks, propensities, grid_size, iters, n_items=len(rows))
     q_of = np.searchsorted(off, rows, side="right") - 1
+    if prior == "features":
+        X_items = np.concatenate([np.asarray(f, dtype=np.float32) for f in features])[rows]
+        grid, post = feature_conditioned_posterior(post, grid, pi, X_items, q_of, seed=seed, threads=threads)
+    lab = attractiveness_labels(post, grid, label)
     floor = lab.min()
     X, g = [], []
     for q in np.unique(q_of):

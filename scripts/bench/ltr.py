@@ -30,7 +30,10 @@ of them) estimates the examination propensities. Rankers, all scored by nDCG@10 
 - ``eb_lambdamart``: LambdaMART on one list per query, each shown candidate labelled with its PBM attractiveness
   estimated by empirical Bayes (a prior fitted to every shown candidate of the log, the posterior mode with
   ``--eb-label mode``; :mod:`ltrr.rerank.attractiveness`) under ``θ̂``; ``eb_lambdamart_cascade`` (cascade clicks
-  only): the same with the cascade's likelihood (a candidate was examined when nothing above it was clicked).
+  only): the same with the cascade's likelihood (a candidate was examined when nothing above it was clicked);
+  ``reb_lambdamart`` and ``reb_lambdamart_cascade``: the same two with each candidate's prior over the prior's
+  clusters predicted from its features by a classifier fitted on the other half of the queries (in the spirit of
+  regression EM; :func:`ltrr.rerank.attractiveness.feature_conditioned_posterior`).
 
 With ``--temperature T > 0`` the logger samples each shown list from a Plackett-Luce model over the fused order
 (logits ``-log(position) / T``), so every candidate can be shown, and the IPS rankers use the policy-aware
@@ -65,7 +68,8 @@ log = logging.getLogger("bench.ltr")
 CROSS = ROOT / "runs" / "encoders_music" / "models" / "reranker"
 DEPTHS = {"bm25": 30, "structured": 30, "dense": 30, "popularity": 5, "fresh": 5}
 CLICK_RANKERS = ("naive_lambdamart", "ips_lambdamart", "ips_lambdamart_true", "ips_lambdamart_dla",
-                 "ips_lambdamart_cascade", "eb_lambdamart", "eb_lambdamart_cascade", "naive_neural", "ips_neural",
+                 "ips_lambdamart_cascade", "eb_lambdamart", "eb_lambdamart_cascade", "reb_lambdamart",
+                 "reb_lambdamart_cascade", "naive_neural", "ips_neural",
                  "dla_neural", "ips_neural_cascade")
 # options left out of a cache key at these values (runs made before the option existed had them)
 KEY_IMPLICIT = {"normalize": False, "cascade_prior": 0.0, "pairing": "preference", "eb_label": "mode"}
@@ -73,7 +77,8 @@ KEY_IMPLICIT = {"normalize": False, "cascade_prior": 0.0, "pairing": "preference
 GAP_PAIRS = (("ips_lambdamart", "naive_lambdamart"), ("ips_neural", "naive_neural"), ("dla_neural", "naive_neural"),
              ("ips_lambdamart_dla", "naive_lambdamart"), ("ips_lambdamart_cascade", "naive_lambdamart"),
              ("ips_neural_cascade", "naive_neural"), ("eb_lambdamart", "naive_lambdamart"),
-             ("eb_lambdamart_cascade", "naive_lambdamart"))
+             ("eb_lambdamart_cascade", "naive_lambdamart"), ("reb_lambdamart", "naive_lambdamart"),
+             ("reb_lambdamart_cascade", "naive_lambdamart"))
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -211,6 +216,10 @@ def run_seed(args, ctx, seed: int) -> dict:
             if want("eb_lambdamart"):  # PBM attractiveness by empirical Bayes, one list per query
                 eb = posterior_click_lists(sub, train.features, theta_hat, label=args.eb_label)
                 r["eb_lambdamart"] = ndcg_of_ranker(test, lm(seed).fit(eb))
+            if want("reb_lambdamart"):  # the same with a prior predicted from each candidate's features
+                eb = posterior_click_lists(sub, train.features, theta_hat, label=args.eb_label, prior="features",
+                                           seed=seed, threads=args.threads)
+                r["reb_lambdamart"] = ndcg_of_ranker(test, lm(seed).fit(eb))
             if want("naive_neural"):
                 r["naive_neural"] = ndcg_of_ranker(test, nn(seed).fit(naive))
             if want("ips_neural"):
@@ -236,6 +245,10 @@ def run_seed(args, ctx, seed: int) -> dict:
             if cm_name == "cascade" and want("eb_lambdamart_cascade"):  # examined = nothing clicked above
                 eb = posterior_click_lists(sub, train.features, label=args.eb_label, examination="cascade")
                 r["eb_lambdamart_cascade"] = ndcg_of_ranker(test, lm(seed).fit(eb))
+            if cm_name == "cascade" and want("reb_lambdamart_cascade"):
+                eb = posterior_click_lists(sub, train.features, label=args.eb_label, examination="cascade",
+                                           prior="features", seed=seed, threads=args.threads)
+                r["reb_lambdamart_cascade"] = ndcg_of_ranker(test, lm(seed).fit(eb))
             res[str(n)] = r
             log.info("seed %d %s n=%d: %s", seed, cm_name, n, {k: round(v, 4) for k, v in r.items()})
         out[cm_name] = res

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from ltrr.rerank.attractiveness import attractiveness_labels, attractiveness_posterior
+from ltrr.rerank.attractiveness import (attractiveness_labels, attractiveness_posterior,
+                                        feature_conditioned_posterior, prior_clusters)
 from ltrr.simulate.click_logs import ClickLog, aggregated_click_lists, posterior_click_lists
 
 
@@ -90,3 +91,64 @@ def test_cascade_lists_count_only_what_the_user_reached():
         posterior_click_lists(log, feats, examination="dbn")
     with pytest.raises(ValueError, match="propensities"):
         posterior_click_lists(log, feats)
+
+
+def test_prior_clusters_group_neighbouring_grid_points():
+    grid = np.linspace(0, 1, 101)
+    prior = np.zeros(101)
+    prior[[1, 2, 3, 60, 61, 95]] = [0.3, 0.3, 0.1, 0.05, 0.05, 0.2]
+    prior[40] = 1e-5  # below min_mass: not a cluster of its own
+    assert [c.tolist() for c in prior_clusters(grid, prior)] == [[1, 2, 3], [60, 61], [95]]
+    assert len(prior_clusters(grid, prior, gap=0.5)) == 2
+    with pytest.raises(ValueError, match="min_mass"):
+        prior_clusters(grid, prior, min_mass=0.5)
+
+
+def three_level_log(seed=0, n_q=600, k=10, m=30_000):
+    """A rare middle level (3% of items at 0.5, between 0.03 and 0.9) that a feature reveals; θ = 1/k."""
+    rng = np.random.default_rng(seed)
+    level = rng.choice(3, size=(n_q, k), p=[0.77, 0.03, 0.2])
+    alpha = np.array([0.03, 0.5, 0.9])[level]
+    theta = 1.0 / np.arange(1, k + 1)
+    q = rng.integers(0, n_q, m)
+    clicks = rng.random((m, k)) < theta * alpha[q]
+    noise = rng.normal(0, 0.3, size=(n_q, k))
+    feats = [np.stack([level[i] + noise[i], rng.normal(size=k)], axis=1).astype(np.float32) for i in range(n_q)]
+    return ClickLog(q, np.tile(np.arange(k), (m, 1)), clicks), level, theta, feats
+
+
+def test_a_feature_conditioned_prior_finds_the_rare_middle_level():
+    log, level, theta, feats = three_level_log()
+    item = (log.query[:, None] * 10 + log.items).ravel()
+    pos = np.tile(np.arange(1, 11), len(log.query))
+    grid, prior, post = attractiveness_posterior(item, pos, log.clicks.ravel(), theta)
+    X = np.concatenate(feats)
+    group = np.repeat(np.arange(len(feats)), 10)
+    centers, cpost = feature_conditioned_posterior(post, grid, prior, X, group, trees=30, seed=0, threads=1)
+    assert len(centers) == 3 and np.allclose(cpost.sum(axis=1), 1.0)
+    assert centers[0] < 0.1 and 0.3 < centers[1] < 0.7 and centers[2] > 0.8
+    truth = level.ravel()
+    mid = truth == 1
+    glob = np.abs(attractiveness_labels(post, grid, "mode")[:, None] - centers).argmin(axis=1)
+    feat = cpost.argmax(axis=1)
+    # one prior for all items labels most middle items as their neighbours; the features recover many
+    assert np.mean(feat[mid] == 1) > np.mean(glob[mid] == 1) + 0.15  # 0.58 against 0.33 with this seed
+    assert np.mean(feat == truth) > np.mean(glob == truth) + 0.008
+    # cross-fitting: a feature that is pure noise cannot move labels away from what the clicks say
+    noise = X[:, [1, 1]]
+    _, npost = feature_conditioned_posterior(post, grid, prior, noise, group, trees=30, seed=0, threads=1)
+    assert np.mean(npost.argmax(axis=1) == truth) >= np.mean(glob == truth) - 0.005
+    with pytest.raises(ValueError, match="folds"):
+        feature_conditioned_posterior(post, grid, prior, X, group, folds=1)
+    with pytest.raises(ValueError, match="one row per item"):
+        feature_conditioned_posterior(post, grid, prior, X[:5], group)
+
+
+def test_posterior_click_lists_with_a_feature_prior():
+    log, level, theta, feats = three_level_log(seed=1, n_q=300, m=15_000)
+    data = posterior_click_lists(log, feats, theta, prior="features", threads=1)
+    again = posterior_click_lists(log, feats, theta, prior="features", threads=1)
+    assert np.array_equal(data.gains, again.gains)  # seeded
+    assert len(np.unique(data.gains)) == 3  # labels are the clusters' centres
+    with pytest.raises(ValueError, match="prior"):
+        posterior_click_lists(log, feats, theta, prior="learned")

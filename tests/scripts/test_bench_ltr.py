@@ -48,6 +48,8 @@ def test_bench_runs_on_the_smoke_world(tmp_path, capsys):
     assert 0 <= r["click_limit_top10_lambdamart"]["ndcg@10"] <= 1
     assert set(r["eb_lambdamart_cascade"]) == {"cascade"} and "cascade/eb_lambdamart_cascade" in res["targets"]
     assert "click_limit_gap_closed" in res["targets"]["pbm/eb_lambdamart"]
+    assert set(r["reb_lambdamart"]) == {"pbm", "cascade"} and set(r["reb_lambdamart_cascade"]) == {"cascade"}
+    assert "cascade/reb_lambdamart_cascade" in res["targets"] and 0 <= r["reb_lambdamart"]["pbm"]["600"]["ndcg@10"] <= 1
     for name in ("score_fusion", "full_info_lambdamart", "full_info_top10_lambdamart", "best_single_feature"):
         assert 0 <= r[name]["ndcg@10"] <= 1 and len(r[name]["ci95"]) == 2
     assert len(res["propensities"]["pbm"]["estimated_mean"]) == 10 and res["propensities"]["pbm"]["true"][1] == 0.5

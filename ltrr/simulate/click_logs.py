@@ -215,6 +215,9 @@ def posterior_click_lists(log_: ClickLog, features: Sequence[np.ndarray], propen
         is predicted from its features by a cross-fitted classifier
         (:func:`ltrr.rerank.attractiveness.feature_conditioned_posterior`); the label is then the mode or mean over
         the clusters' centres.
+
+        When every item's mode is the same value (a log too small to move any item off the prior's largest atom),
+        the posterior means are used instead, with a warning.
     seed, threads : int
         The classifier's fold split and seed, and its threads (``prior="features"``).
 
@@ -248,6 +251,10 @@ def posterior_click_lists(log_: ClickLog, features: Sequence[np.ndarray], propen
         X_items = np.concatenate([np.asarray(f, dtype=np.float32) for f in features])[rows]
         grid, post = feature_conditioned_posterior(post, grid, pi, X_items, q_of, seed=seed, threads=threads)
     lab = attractiveness_labels(post, grid, label)
+    if label == "mode" and np.ptp(lab) == 0:  # every mode on one atom: nothing to learn from; the means still order
+        log.warning("posterior_click_lists: every item's posterior mode is %.3f (a log too small to move them); "
+                    "labelling with the posterior means instead", float(lab[0]))
+        lab = attractiveness_labels(post, grid, "mean")
     floor = lab.min()
     X, g = [], []
     for q in np.unique(q_of):

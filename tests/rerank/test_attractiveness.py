@@ -152,3 +152,17 @@ def test_posterior_click_lists_with_a_feature_prior():
     assert len(np.unique(data.gains)) == 3  # labels are the clusters' centres
     with pytest.raises(ValueError, match="prior"):
         posterior_click_lists(log, feats, theta, prior="learned")
+
+
+def test_a_log_that_moves_no_mode_falls_back_to_the_means(caplog):
+    log, _, theta = pbm_log(n_q=50, m=500, seed=3)
+    log.clicks[:] = False  # no click at all: every item's mode is the prior's one atom
+    feats = [np.stack([np.full(10, q), np.arange(10)], axis=1).astype(np.float32) for q in range(50)]
+    with caplog.at_level("WARNING"):
+        data = posterior_click_lists(log, feats, theta)
+    assert "posterior means instead" in caplog.text and data.n_lists > 0
+    # the means still carry the evidence: an item never clicked at position 1 is surely unattractive, one never
+    # clicked at position 10 (seen a tenth as often) less surely
+    first = data.gains[data.offsets[:-1]]
+    last = data.gains[data.offsets[1:] - 1]
+    assert np.all(first < last)

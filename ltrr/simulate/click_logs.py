@@ -216,8 +216,9 @@ def posterior_click_lists(log_: ClickLog, features: Sequence[np.ndarray], propen
         (:func:`ltrr.rerank.attractiveness.feature_conditioned_posterior`); the label is then the mode or mean over
         the clusters' centres.
 
-        When every item's mode is the same value (a log too small to move any item off the prior's largest atom),
-        the posterior means are used instead, with a warning.
+        A prior with one cluster leaves the features nothing to choose: the global prior's posterior is kept,
+        with a warning. When every item's mode is the same value (a log too small to move any item off the
+        prior's largest atom), the posterior means are used instead, with a warning.
     seed, threads : int
         The classifier's fold split and seed, and its threads (``prior="features"``).
 
@@ -249,7 +250,12 @@ def posterior_click_lists(log_: ClickLog, features: Sequence[np.ndarray], propen
     q_of = np.searchsorted(off, rows, side="right") - 1
     if prior == "features":
         X_items = np.concatenate([np.asarray(f, dtype=np.float32) for f in features])[rows]
-        grid, post = feature_conditioned_posterior(post, grid, pi, X_items, q_of, seed=seed, threads=threads)
+        centers, cpost = feature_conditioned_posterior(post, grid, pi, X_items, q_of, seed=seed, threads=threads)
+        if len(centers) > 1:
+            grid, post = centers, cpost
+        else:  # a prior without separate clusters: nothing for the features to choose between
+            log.warning("posterior_click_lists: the prior is one cluster (around %.3f); the feature prior is "
+                        "skipped", float(centers[0]))
     lab = attractiveness_labels(post, grid, label)
     if label == "mode" and np.ptp(lab) == 0:  # every mode on one atom: nothing to learn from; the means still order
         log.warning("posterior_click_lists: every item's posterior mode is %.3f (a log too small to move them); "

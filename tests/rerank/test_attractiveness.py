@@ -161,6 +161,10 @@ def test_a_log_that_moves_no_mode_falls_back_to_the_means(caplog):
     with caplog.at_level("WARNING"):
         data = posterior_click_lists(log, feats, theta)
     assert "posterior means instead" in caplog.text and data.n_lists > 0
+    caplog.clear()
+    with caplog.at_level("WARNING"):  # one cluster: the feature prior has nothing to choose between
+        again = posterior_click_lists(log, feats, theta, prior="features", threads=1)
+    assert "one cluster" in caplog.text and np.array_equal(again.gains, data.gains)
     # the means still carry the evidence: an item never clicked at position 1 is surely unattractive, one never
     # clicked at position 10 (seen a tenth as often) less surely
     first = data.gains[data.offsets[:-1]]

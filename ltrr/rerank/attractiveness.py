@@ -15,7 +15,7 @@ the music world's main click model) and the mode labels nearly denoise the log; 
 overlap and the posterior mean keeps more of the evidence (see the README's learning-to-rank section).
 
 One prior for every item is what fails on a rare middle level: with the main click model about 1.5% of shown items
-have attractiveness 0.6, the prior puts well under 1% there, and an item seen at a deep position is labelled 0.95
+have attractiveness 0.6, the prior puts 0.5-1.2% there, and an item seen at a deep position is labelled 0.95
 unless its clicks say otherwise. :func:`feature_conditioned_posterior` lets the prior depend on the item's ranking
 features, in the spirit of regression EM (Wang et al., WSDM 2018): a gradient-boosted classifier, fitted on the other
 queries' posteriors (cross-fitting, so no item's own clicks shape its prior), predicts each item's mix of the
@@ -177,15 +177,21 @@ def feature_conditioned_posterior(posterior: np.ndarray, grid: np.ndarray, prior
         return centers, post
     lik = post / mass  # each cluster's likelihood, up to a per-item constant
     queries = np.unique(group)
-    fold = np.random.default_rng(seed).integers(0, folds, len(queries))[np.searchsorted(queries, group)]
+    if len(queries) < folds:
+        raise ValueError(f"cross-fitting over {folds} folds needs items of at least {folds} queries, got "
+                         f"{len(queries)}")
+    rng = np.random.default_rng(seed)
+    while True:  # every fold gets a query (redrawn only in the rare case one stays empty)
+        fold_of_query = rng.integers(0, folds, len(queries))
+        if len(np.unique(fold_of_query)) == folds:
+            break
+    fold = fold_of_query[np.searchsorted(queries, group)]
     item_prior = np.empty_like(post)
     params = {"objective": "multiclass", "num_class": K, "learning_rate": 0.1, "num_leaves": 31,
               "min_data_in_leaf": 50, "seed": int(seed), "deterministic": True, "verbosity": -1,
               "num_threads": int(threads)}
     for f in range(folds):
         tr, te = fold != f, fold == f
-        if not te.any():
-            continue
         # soft targets: each item once per cluster, weighted by its posterior
         w = post[tr].ravel()
         keep = w > 1e-4

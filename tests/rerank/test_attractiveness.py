@@ -142,6 +142,12 @@ def test_a_feature_conditioned_prior_finds_the_rare_middle_level():
         feature_conditioned_posterior(post, grid, prior, X, group, folds=1)
     with pytest.raises(ValueError, match="one row per item"):
         feature_conditioned_posterior(post, grid, prior, X[:5], group)
+    with pytest.raises(ValueError, match="at least 2 queries"):
+        feature_conditioned_posterior(post, grid, prior, X, np.zeros(len(X), dtype=int))
+    # three queries: every fold still gets one, whatever the draw
+    few = np.arange(30)
+    _, p3 = feature_conditioned_posterior(post[few], grid, prior, X[few], group[few], trees=2, seed=4, threads=1)
+    assert np.allclose(p3.sum(axis=1), 1.0)
 
 
 def test_posterior_click_lists_with_a_feature_prior():

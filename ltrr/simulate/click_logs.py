@@ -263,9 +263,9 @@ def posterior_click_lists(log_: ClickLog, features: Sequence[np.ndarray], propen
         lab = attractiveness_labels(post, grid, "mean")
     floor = lab.min()
     X, g = [], []
-    for q in np.unique(q_of):
-        sel = q_of == q
+    for sel in np.split(np.arange(len(rows)), np.flatnonzero(np.diff(q_of)) + 1):  # rows are sorted by query
         if lab[sel].max() > floor:
+            q = q_of[sel[0]]
             X.append(features[q][rows[sel] - off[q]])
             g.append(lab[sel])
     return ListData.from_lists(X, g)

@@ -174,6 +174,9 @@ def run_seed(args, ctx, seed: int) -> dict:
     def nn(s):
         return NeuralListwiseRanker(epochs=args.epochs, seed=s)
 
+    # the empirical-Bayes rows: one prior for all candidates, or one predicted from each candidate's features
+    eb_rows = {"eb_lambdamart": {}, "reb_lambdamart": {"prior": "features", "seed": seed, "threads": args.threads}}
+
     full = lm(seed).fit(label_lists(train.features, train.grades))
     out["full_info_lambdamart"] = ndcg_of_ranker(test, full)
     # what perfect position debiasing could see at most: true grades of the logging ranker's top 10 only
@@ -213,13 +216,10 @@ def run_seed(args, ctx, seed: int) -> dict:
             naive, ips = lists(sub, train.features), lists(sub, train.features, **weights(theta_hat))
             r = {"naive_lambdamart": ndcg_of_ranker(test, lm(seed).fit(naive)),
                  "ips_lambdamart": ndcg_of_ranker(test, ips_lm(seed).fit(ips))}
-            if want("eb_lambdamart"):  # PBM attractiveness by empirical Bayes, one list per query
-                eb = posterior_click_lists(sub, train.features, theta_hat, label=args.eb_label)
-                r["eb_lambdamart"] = ndcg_of_ranker(test, lm(seed).fit(eb))
-            if want("reb_lambdamart"):  # the same with a prior predicted from each candidate's features
-                eb = posterior_click_lists(sub, train.features, theta_hat, label=args.eb_label, prior="features",
-                                           seed=seed, threads=args.threads)
-                r["reb_lambdamart"] = ndcg_of_ranker(test, lm(seed).fit(eb))
+            for name, kw in eb_rows.items():  # PBM attractiveness by empirical Bayes, one list per query
+                if want(name):
+                    eb = posterior_click_lists(sub, train.features, theta_hat, label=args.eb_label, **kw)
+                    r[name] = ndcg_of_ranker(test, lm(seed).fit(eb))
             if want("naive_neural"):
                 r["naive_neural"] = ndcg_of_ranker(test, nn(seed).fit(naive))
             if want("ips_neural"):
@@ -242,13 +242,10 @@ def run_seed(args, ctx, seed: int) -> dict:
                 cm_ips = lists(sub, train.features, item_propensities=rho, clip=args.clip)
                 r["ips_lambdamart_cascade"] = ndcg_of_ranker(test, ips_lm(seed).fit(cm_ips))
                 r["ips_neural_cascade"] = ndcg_of_ranker(test, nn(seed).fit(cm_ips))
-            if cm_name == "cascade" and want("eb_lambdamart_cascade"):  # examined = nothing clicked above
-                eb = posterior_click_lists(sub, train.features, label=args.eb_label, examination="cascade")
-                r["eb_lambdamart_cascade"] = ndcg_of_ranker(test, lm(seed).fit(eb))
-            if cm_name == "cascade" and want("reb_lambdamart_cascade"):
-                eb = posterior_click_lists(sub, train.features, label=args.eb_label, examination="cascade",
-                                           prior="features", seed=seed, threads=args.threads)
-                r["reb_lambdamart_cascade"] = ndcg_of_ranker(test, lm(seed).fit(eb))
+            for name, kw in eb_rows.items():  # the cascade's likelihood: examined = nothing clicked above
+                if cm_name == "cascade" and want(f"{name}_cascade"):
+                    eb = posterior_click_lists(sub, train.features, label=args.eb_label, examination="cascade", **kw)
+                    r[f"{name}_cascade"] = ndcg_of_ranker(test, lm(seed).fit(eb))
             res[str(n)] = r
             log.info("seed %d %s n=%d: %s", seed, cm_name, n, {k: round(v, 4) for k, v in r.items()})
         out[cm_name] = res

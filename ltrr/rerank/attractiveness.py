@@ -20,6 +20,12 @@ unless its clicks say otherwise. :func:`feature_conditioned_posterior` lets the 
 features, in the spirit of regression EM (Wang et al., WSDM 2018): a gradient-boosted classifier, fitted on the other
 queries' posteriors (cross-fitting, so no item's own clicks shape its prior), predicts each item's mix of the
 prior's clusters.
+
+Even then, telling 0.6 from 0.95 at a deep position takes far more impressions than a query gets (about 3 against
+5 expected clicks in 50 impressions at ``θ = 0.1``), so equally relevant items of one query end up on different
+atoms, and a pairwise learner turns the split into preferences. The ``"relevant"`` label asks the posterior only
+what it can answer: is the item above the prior's lowest cluster (binary relevance, as regression EM models it)?
+It gives up the order between upper clusters within a list, which is the weakest evidence the log holds.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import logging
 import numpy as np
 
 log = logging.getLogger(__name__)
-LABELS = ("mode", "mean")
+LABELS = ("mode", "mean", "relevant")
 
 
 def attractiveness_posterior(item: np.ndarray, position: np.ndarray, clicks: np.ndarray,
@@ -109,12 +115,36 @@ def attractiveness_posterior(item: np.ndarray, position: np.ndarray, clicks: np.
     return grid, prior, posterior
 
 
-def attractiveness_labels(posterior: np.ndarray, grid: np.ndarray, label: str = "mode") -> np.ndarray:
-    """One label per item from :func:`attractiveness_posterior`: the posterior ``"mode"`` (an atom of the prior) or
-    ``"mean"``, shape ``(n_items,)``."""
+def attractiveness_labels(posterior: np.ndarray, grid: np.ndarray, label: str = "mode",
+                          cut: float | None = None) -> np.ndarray:
+    """One label per item from :func:`attractiveness_posterior`, shape ``(n_items,)``.
+
+    Parameters
+    ----------
+    posterior : numpy.ndarray, shape ``(n_items, G)``
+    grid : numpy.ndarray, shape ``(G,)``
+    label : {"mode", "mean", "relevant"}
+        ``"mode"``: the posterior mode (an atom of the prior). ``"mean"``: the posterior mean. ``"relevant"``: 1
+        where the posterior puts more than half its mass above ``cut`` (attractiveness above the prior's lowest
+        cluster: binary relevance, as in regression EM), else 0.
+    cut : float, optional
+        The attractiveness above which an item counts as relevant (``label="relevant"`` only; see
+        :func:`relevance_cut`).
+    """
     if label not in LABELS:
         raise ValueError(f"label must be one of {LABELS}, got {label!r}")
+    if label == "relevant":
+        if cut is None:
+            raise ValueError("label='relevant' needs the cut above which attractiveness counts as relevant")
+        return (posterior[:, grid > cut].sum(axis=1) > 0.5).astype(float)
     return grid[posterior.argmax(axis=1)] if label == "mode" else posterior @ grid
+
+
+def relevance_cut(grid: np.ndarray, prior: np.ndarray) -> float | None:
+    """The top of the prior's lowest cluster (:func:`prior_clusters`): attractiveness above it counts as relevant;
+    ``None`` when the prior is one cluster (nothing to tell relevant items from the rest)."""
+    clusters = prior_clusters(grid, prior)
+    return float(grid[clusters[0]].max()) if len(clusters) > 1 else None
 
 
 def prior_clusters(grid: np.ndarray, prior: np.ndarray, min_mass: float = 1e-3,

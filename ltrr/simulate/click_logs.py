@@ -11,7 +11,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ltrr.rerank.attractiveness import (attractiveness_labels, attractiveness_posterior,
-                                        feature_conditioned_posterior)
+                                        feature_conditioned_posterior, relevance_cut)
 from ltrr.rerank.propensity import (SwapInterventions, cascade_reached, ips_weights, plackett_luce_topk,
                                    rank_logits)
 from ltrr.rerank.ranker import ListData
@@ -203,7 +203,10 @@ def posterior_click_lists(log_: ClickLog, features: Sequence[np.ndarray], propen
         As for :func:`click_lists`.
     propensities : numpy.ndarray, shape ``(k,)``
         ``θ_1..θ_k`` of the display positions (``examination="pbm"``).
-    label : {"mode", "mean"}
+    label : {"mode", "mean", "relevant"}
+        See :func:`ltrr.rerank.attractiveness.attractiveness_labels`. ``"relevant"`` is binary: 1 where the
+        posterior puts more than half its mass above the prior's lowest cluster. With one cluster no item can be
+        told relevant, and the posterior means are used instead, with a warning.
     grid_size, iters : int
         The prior's grid and EM iterations.
     examination : {"pbm", "cascade"}
@@ -248,18 +251,26 @@ def posterior_click_lists(log_: ClickLog, features: Sequence[np.ndarray], propen
         raise ValueError(f"prior must be 'global' or 'features', got {prior!r}")
     grid, pi, post = attractiveness_posterior(item, pos, clicks, propensities, grid_size, iters, n_items=len(rows))
     q_of = np.searchsorted(off, rows, side="right") - 1
+    clustered = False  # True once the feature prior replaced the grid by the clusters' centres
     if prior == "features":
         X_items = np.concatenate([np.asarray(f, dtype=np.float32) for f in features])[rows]
         centers, cpost = feature_conditioned_posterior(post, grid, pi, X_items, q_of, seed=seed, threads=threads)
         if len(centers) > 1:
-            grid, post = centers, cpost
+            grid, post, clustered = centers, cpost, True
         else:  # a prior without separate clusters: nothing for the features to choose between
             log.warning("posterior_click_lists: the prior is one cluster (around %.3f); the feature prior is "
                         "skipped", float(centers[0]))
-    lab = attractiveness_labels(post, grid, label)
-    if label == "mode" and np.ptp(lab) == 0:  # every mode on one atom: nothing to learn from; the means still order
-        log.warning("posterior_click_lists: every item's posterior mode is %.3f (a log too small to move them); "
-                    "labelling with the posterior means instead", float(lab[0]))
+    cut = None
+    if label == "relevant":
+        cut = float(grid[0]) if clustered else relevance_cut(grid, pi)
+        if cut is None:
+            log.warning("posterior_click_lists: the prior is one cluster, so no item can be told relevant; "
+                        "labelling with the posterior means instead")
+            label = "mean"
+    lab = attractiveness_labels(post, grid, label, cut)
+    if label != "mean" and np.ptp(lab) == 0:  # every label equal: nothing to learn from; the means still order
+        log.warning("posterior_click_lists: every item's %s label is %.3f (a log too small to move them); "
+                    "labelling with the posterior means instead", label, float(lab[0]))
         lab = attractiveness_labels(post, grid, "mean")
     floor = lab.min()
     X, g = [], []

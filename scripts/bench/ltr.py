@@ -33,7 +33,9 @@ of them) estimates the examination propensities. Rankers, all scored by nDCG@10 
   only): the same with the cascade's likelihood (a candidate was examined when nothing above it was clicked);
   ``reb_lambdamart`` and ``reb_lambdamart_cascade``: the same two with each candidate's prior over the prior's
   clusters predicted from its features by a classifier fitted on the other half of the queries (in the spirit of
-  regression EM; :func:`ltrr.rerank.attractiveness.feature_conditioned_posterior`).
+  regression EM; :func:`ltrr.rerank.attractiveness.feature_conditioned_posterior`). ``--eb-label relevant``
+  labels every candidate of the four 1 or 0: is its attractiveness above the prior's lowest cluster (binary
+  relevance)?
 
 With ``--temperature T > 0`` the logger samples each shown list from a Plackett-Luce model over the fused order
 (logits ``-log(position) / T``), so every candidate can be shown, and the IPS rankers use the policy-aware
@@ -495,9 +497,11 @@ def main(argv=None) -> None:
     p.add_argument("--rankers", nargs="+", default=list(CLICK_RANKERS), choices=CLICK_RANKERS, metavar="NAME",
                    help="the click-trained rows to train (naive_lambdamart and ips_lambdamart always are; default: "
                         "all of " + ", ".join(CLICK_RANKERS) + ")")
-    p.add_argument("--eb-label", choices=["mode", "mean"], default="mode",
-                   help="eb_lambdamart's label per item: the posterior mode or mean of its PBM attractiveness "
-                        "(ltrr.rerank.attractiveness; mode chosen on tuning seeds 100-101 with the main job's user)")
+    p.add_argument("--eb-label", choices=["mode", "mean", "relevant"], default="mode",
+                   help="the empirical-Bayes rows' label per item: the posterior mode or mean of its PBM "
+                        "attractiveness, or 'relevant' (1 where the posterior is mostly above the prior's lowest "
+                        "cluster, else 0; ltrr.rerank.attractiveness). mode was chosen over mean on tuning seeds "
+                        "100-101, relevant over mode on tuning seeds 100-105 (main job's user)")
     p.add_argument("--normalize", action="store_true",
                    help="LambdaMART: self-normalise each list's pairs by its total weighted gain")
     p.add_argument("--attractiveness", type=float, nargs=3, default=[0.02, 0.6, 0.95],

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from ltrr.rerank.attractiveness import (attractiveness_labels, attractiveness_posterior,
-                                        feature_conditioned_posterior, prior_clusters)
+                                        feature_conditioned_posterior, prior_clusters, relevance_cut)
 from ltrr.simulate.click_logs import ClickLog, aggregated_click_lists, posterior_click_lists
 
 
@@ -176,3 +176,45 @@ def test_a_log_that_moves_no_mode_falls_back_to_the_means(caplog):
     first = data.gains[data.offsets[:-1]]
     last = data.gains[data.offsets[1:] - 1]
     assert np.all(first < last)
+
+
+def test_relevant_labels_split_at_the_prior_s_lowest_cluster():
+    grid = np.linspace(0, 1, 11)
+    prior = np.zeros(11)
+    prior[[0, 1, 6, 9]] = [0.5, 0.3, 0.05, 0.15]
+    cut = relevance_cut(grid, prior)
+    assert cut == pytest.approx(0.1)  # the top of the lowest cluster {0.0, 0.1}
+    post = np.zeros((4, 11))
+    post[0, 1] = 1.0  # surely in the lowest cluster
+    post[1, [6, 9]] = [0.5, 0.5]  # surely relevant, whether middle or top
+    post[2, [1, 9]] = [0.6, 0.4]  # more likely irrelevant
+    post[3, [1, 6, 9]] = [0.4, 0.3, 0.3]  # mode in the lowest cluster, but relevant with probability 0.6
+    assert attractiveness_labels(post, grid, "relevant", cut).tolist() == [0.0, 1.0, 0.0, 1.0]
+    assert attractiveness_labels(post, grid, "mode")[3] == pytest.approx(0.1)
+    assert relevance_cut(grid, np.eye(11)[3]) is None  # one cluster: nothing to split
+    with pytest.raises(ValueError, match="cut"):
+        attractiveness_labels(post, grid, "relevant")
+
+
+def test_posterior_click_lists_with_relevant_labels():
+    log, level, theta, feats = three_level_log(seed=1, n_q=300, m=15_000)
+    truth = {row.tobytes(): lv for f, lvs in zip(feats, level) for row, lv in zip(f, lvs)}
+    for prior in ("global", "features"):
+        data = posterior_click_lists(log, feats, theta, label="relevant", prior=prior, threads=1)
+        assert set(np.unique(data.gains).tolist()) == {0.0, 1.0}
+        lv = np.array([truth[row.tobytes()] for row in data.X])
+        assert np.mean((data.gains == 1) == (lv > 0)) > 0.97  # middle and top items alike count as relevant
+        assert np.mean(data.gains[lv == 1]) > 0.8
+    mode = posterior_click_lists(log, feats, theta, prior="features", threads=1)
+    assert np.array_equal(data.X, mode.X)  # the same lists: a list has a relevant item where it has a top label
+    assert np.mean((data.gains == 1) == (mode.gains > mode.gains.min())) > 0.99
+
+
+def test_relevant_labels_fall_back_to_the_means_with_one_cluster(caplog):
+    log, _, theta = pbm_log(n_q=50, m=500, seed=3)
+    log.clicks[:] = False
+    feats = [np.stack([np.full(10, q), np.arange(10)], axis=1).astype(np.float32) for q in range(50)]
+    means = posterior_click_lists(log, feats, theta, label="mean")
+    with caplog.at_level("WARNING"):
+        data = posterior_click_lists(log, feats, theta, label="relevant")
+    assert "no item can be told relevant" in caplog.text and np.array_equal(data.gains, means.gains)

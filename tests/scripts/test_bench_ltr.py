@@ -58,10 +58,12 @@ def test_bench_runs_on_the_smoke_world(tmp_path, capsys):
     assert len(dla) == 10 and dla[0] == 1.0 and "pbm/dla_neural" in res["targets"]
     pos = tmp_path / "positive.json"
     NS["main"](["--parts", "rankers", "--seeds", "0", "--sizes", "300", "--click-models", "pbm", "--pairing",
-                "positive", "--rankers", "eb_lambdamart", "--train-queries", "60", "--test-queries", "30", "--swap-impressions", "3000", "--trees",
-                "5", "--epochs", "1", "--depths", "bm25=20", "dense=20", "popularity=5", "--set", "experiment=smoke",
+                "positive", "--rankers", "eb_lambdamart", "--eb-label", "relevant", "--train-queries", "60",
+                "--test-queries", "30", "--swap-impressions", "3000", "--trees", "5", "--epochs", "1", "--depths",
+                "bm25=20", "dense=20", "popularity=5", "--set", "experiment=smoke",
                 "--embed-cache", str(tmp_path / "emb"), "--cache", str(tmp_path / "cp"), "--out", str(pos)])
     rp = json.loads(pos.read_text())
+    assert rp["meta"]["eb_label"] == "relevant" and 0 <= rp["rankers"]["eb_lambdamart"]["pbm"]["300"]["ndcg@10"] <= 1
     assert rp["meta"]["pairing"] == "positive" and 0 <= rp["rankers"]["ips_lambdamart"]["pbm"]["300"]["ndcg@10"] <= 1
     # --rankers trains the rows asked for, with the two LambdaMART rows every target needs
     assert rp["meta"]["click_rankers"] == ["naive_lambdamart", "ips_lambdamart", "eb_lambdamart"]

@@ -168,7 +168,8 @@ def prior_clusters(grid: np.ndarray, prior: np.ndarray, min_mass: float = 1e-3,
 
 def feature_conditioned_posterior(posterior: np.ndarray, grid: np.ndarray, prior: np.ndarray, X: np.ndarray,
                                   group: np.ndarray, folds: int = 2, trees: int = 100, seed: int = 0,
-                                  threads: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                                  threads: int = 0,
+                                  informative: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Each item's posterior over the prior's clusters under a prior predicted from its features.
 
     Parameters
@@ -182,6 +183,10 @@ def feature_conditioned_posterior(posterior: np.ndarray, grid: np.ndarray, prior
         Each item's query: folds split queries, so the classifier that sets an item's prior never saw its query.
     folds, trees, seed, threads : int
         Cross-fitting folds; boosting rounds, seed and threads of LightGBM's multiclass classifier.
+    informative : numpy.ndarray of bool, shape ``(n_items,)``, optional
+        The items the classifier is fitted on (default: all). An item examined a few times has a posterior close to
+        the global prior, and as a soft target it teaches the classifier the global prior whatever its features say;
+        leaving such items out of the fit (they still get a predicted prior) lets the well-observed items decide.
 
     Returns
     -------
@@ -197,6 +202,9 @@ def feature_conditioned_posterior(posterior: np.ndarray, grid: np.ndarray, prior
         raise ValueError(f"posterior ({len(posterior)}), X ({len(X)}) and group ({len(group)}) need one row per item")
     if folds < 2:
         raise ValueError(f"folds must be >= 2 (cross-fitting), got {folds}")
+    fit_on = np.ones(len(X), dtype=bool) if informative is None else np.asarray(informative, dtype=bool)
+    if len(fit_on) != len(X):
+        raise ValueError(f"informative ({len(fit_on)}) needs one entry per item ({len(X)})")
     clusters = prior_clusters(grid, prior)
     mass = np.array([prior[c].sum() for c in clusters])
     centers = np.array([prior[c] @ grid[c] for c in clusters]) / mass
@@ -221,7 +229,9 @@ def feature_conditioned_posterior(posterior: np.ndarray, grid: np.ndarray, prior
               "min_data_in_leaf": 50, "seed": int(seed), "deterministic": True, "verbosity": -1,
               "num_threads": int(threads)}
     for f in range(folds):
-        tr, te = fold != f, fold == f
+        tr, te = (fold != f) & fit_on, fold == f
+        if not tr.any():
+            raise ValueError(f"cross-fitting fold {f}: no informative item in the other folds to fit the prior on")
         # soft targets: each item once per cluster, weighted by its posterior
         w = post[tr].ravel()
         keep = w > 1e-4

@@ -189,7 +189,7 @@ def aggregated_click_lists(log_: ClickLog, features: Sequence[np.ndarray], prope
 def posterior_click_lists(log_: ClickLog, features: Sequence[np.ndarray], propensities: np.ndarray | None = None,
                           label: str = "mode", grid_size: int = 101, iters: int = 500,
                           examination: str = "pbm", prior: str = "global", seed: int = 0,
-                          threads: int = 0) -> ListData:
+                          threads: int = 0, min_examinations: float = 0.0) -> ListData:
     """Training lists with one list per pool query: every candidate shown at least once, labelled with its PBM
     attractiveness estimated by empirical Bayes (:func:`ltrr.rerank.attractiveness.attractiveness_posterior`).
 
@@ -224,6 +224,10 @@ def posterior_click_lists(log_: ClickLog, features: Sequence[np.ndarray], propen
         prior's largest atom), the posterior means are used instead, with a warning.
     seed, threads : int
         The classifier's fold split and seed, and its threads (``prior="features"``).
+    min_examinations : float
+        ``prior="features"``: fit the classifier only on items with at least this many expected examinations
+        (``Σ θ_position`` over their impressions under the PBM, impressions that reached them under the cascade);
+        the others still get its predicted prior. 0: fit on every item.
 
     Returns
     -------
@@ -254,7 +258,10 @@ def posterior_click_lists(log_: ClickLog, features: Sequence[np.ndarray], propen
     clustered = False  # True once the feature prior replaced the grid by the clusters' centres
     if prior == "features":
         X_items = np.concatenate([np.asarray(f, dtype=np.float32) for f in features])[rows]
-        centers, cpost = feature_conditioned_posterior(post, grid, pi, X_items, q_of, seed=seed, threads=threads)
+        theta_ = np.asarray(propensities, dtype=float)
+        n_exam = np.bincount(item, theta_[np.minimum(pos, len(theta_)) - 1], minlength=len(rows))
+        centers, cpost = feature_conditioned_posterior(post, grid, pi, X_items, q_of, seed=seed, threads=threads,
+                                                       informative=n_exam >= min_examinations)
         if len(centers) > 1:
             grid, post, clustered = centers, cpost, True
         else:  # a prior without separate clusters: nothing for the features to choose between

@@ -5,6 +5,7 @@ import pytest
 
 from ltrr.rerank.attractiveness import (attractiveness_labels, attractiveness_posterior,
                                         feature_conditioned_posterior, prior_clusters, relevance_cut)
+from ltrr.rerank.propensity import cascade_reached
 from ltrr.simulate.click_logs import ClickLog, aggregated_click_lists, posterior_click_lists
 
 
@@ -218,3 +219,42 @@ def test_relevant_labels_fall_back_to_the_means_with_one_cluster(caplog):
     with caplog.at_level("WARNING"):
         data = posterior_click_lists(log, feats, theta, label="relevant")
     assert "no item can be told relevant" in caplog.text and np.array_equal(data.gains, means.gains)
+
+
+def test_fitting_the_feature_prior_on_well_examined_items_only():
+    log, level, theta, feats = three_level_log(m=10_000)  # about 17 impressions per query: deep items barely seen
+    item = (log.query[:, None] * 10 + log.items).ravel()
+    pos = np.tile(np.arange(1, 11), len(log.query))
+    grid, prior, post = attractiveness_posterior(item, pos, log.clicks.ravel(), theta)
+    X, group = np.concatenate(feats), np.repeat(np.arange(len(feats)), 10)
+    n_exam = np.bincount(item, theta[pos - 1], minlength=len(X))
+    truth = level.ravel()
+    _, every = feature_conditioned_posterior(post, grid, prior, X, group, trees=30, seed=0, threads=1)
+    _, well = feature_conditioned_posterior(post, grid, prior, X, group, trees=30, seed=0, threads=1,
+                                            informative=n_exam >= 5)
+    # a barely seen item's posterior is about the global prior: as a target it teaches the classifier that prior
+    assert np.mean(well.argmax(axis=1) == truth) > np.mean(every.argmax(axis=1) == truth) + 0.01  # 0.979 vs 0.960
+    mid = truth == 1
+    assert np.mean(well[mid].argmax(axis=1) == 1) > np.mean(every[mid].argmax(axis=1) == 1) + 0.1
+    with pytest.raises(ValueError, match="one entry per item"):
+        feature_conditioned_posterior(post, grid, prior, X, group, informative=n_exam[:5] >= 5)
+    with pytest.raises(ValueError, match="no informative item"):
+        feature_conditioned_posterior(post, grid, prior, X, group, informative=n_exam >= 1e9)
+
+
+def test_posterior_click_lists_min_examinations():
+    log, level, theta, feats = three_level_log(seed=1, n_q=300, m=5_000)
+    truth = {row.tobytes(): lv for f, lvs in zip(feats, level) for row, lv in zip(f, lvs)}
+    acc = {}
+    for m in (0.0, 5.0):
+        data = posterior_click_lists(log, feats, theta, label="relevant", prior="features", threads=1,
+                                     min_examinations=m)
+        lv = np.array([truth[row.tobytes()] for row in data.X])
+        acc[m] = np.mean((data.gains == 1) == (lv > 0))
+    assert acc[5.0] > acc[0.0]
+    # the cascade counts the impressions that reached an item
+    clicks = log.clicks & cascade_reached(log.clicks)
+    casc = ClickLog(log.query, log.items, clicks)
+    data = posterior_click_lists(casc, feats, examination="cascade", label="relevant", prior="features", threads=1,
+                                 min_examinations=3)
+    assert set(np.unique(data.gains).tolist()) == {0.0, 1.0}

@@ -58,7 +58,8 @@ def test_bench_runs_on_the_smoke_world(tmp_path, capsys):
     assert len(dla) == 10 and dla[0] == 1.0 and "pbm/dla_neural" in res["targets"]
     pos = tmp_path / "positive.json"
     NS["main"](["--parts", "rankers", "--seeds", "0", "--sizes", "300", "--click-models", "pbm", "--pairing",
-                "positive", "--rankers", "eb_lambdamart", "--eb-label", "relevant", "--train-queries", "60",
+                "positive", "--rankers", "eb_lambdamart", "reb_lambdamart", "--eb-label", "relevant",
+                "--eb-min-examinations", "1", "--train-queries", "60",
                 "--test-queries", "30", "--swap-impressions", "3000", "--trees", "5", "--epochs", "1", "--depths",
                 "bm25=20", "dense=20", "popularity=5", "--set", "experiment=smoke",
                 "--embed-cache", str(tmp_path / "emb"), "--cache", str(tmp_path / "cp"), "--out", str(pos)])
@@ -66,7 +67,9 @@ def test_bench_runs_on_the_smoke_world(tmp_path, capsys):
     assert rp["meta"]["eb_label"] == "relevant" and 0 <= rp["rankers"]["eb_lambdamart"]["pbm"]["300"]["ndcg@10"] <= 1
     assert rp["meta"]["pairing"] == "positive" and 0 <= rp["rankers"]["ips_lambdamart"]["pbm"]["300"]["ndcg@10"] <= 1
     # --rankers trains the rows asked for, with the two LambdaMART rows every target needs
-    assert rp["meta"]["click_rankers"] == ["naive_lambdamart", "ips_lambdamart", "eb_lambdamart"]
+    assert rp["meta"]["click_rankers"] == ["naive_lambdamart", "ips_lambdamart", "eb_lambdamart", "reb_lambdamart"]
+    assert rp["meta"]["eb_min_examinations"] == 1.0
+    assert 0 <= rp["rankers"]["reb_lambdamart"]["pbm"]["300"]["ndcg@10"] <= 1
     assert not rp["rankers"]["naive_neural"] and not rp["rankers"]["dla_neural"] and rp["rankers"]["eb_lambdamart"]
     # the naive and full-information rankers keep the classic pairs: the same figures as the first run
     assert rp["rankers"]["full_info_lambdamart"]["ndcg@10"] == r["full_info_lambdamart"]["ndcg@10"]

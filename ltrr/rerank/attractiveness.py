@@ -187,6 +187,8 @@ def feature_conditioned_posterior(posterior: np.ndarray, grid: np.ndarray, prior
         The items the classifier is fitted on (default: all). An item examined a few times has a posterior close to
         the global prior, and as a soft target it teaches the classifier the global prior whatever its features say;
         leaving such items out of the fit (they still get a predicted prior) lets the well-observed items decide.
+        Where the other folds hold fewer than 100 informative items (a small log), the fold's classifier is fitted on
+        every item, with a warning.
 
     Returns
     -------
@@ -230,8 +232,10 @@ def feature_conditioned_posterior(posterior: np.ndarray, grid: np.ndarray, prior
               "num_threads": int(threads)}
     for f in range(folds):
         tr, te = (fold != f) & fit_on, fold == f
-        if not tr.any():
-            raise ValueError(f"cross-fitting fold {f}: no informative item in the other folds to fit the prior on")
+        if tr.sum() < 2 * params["min_data_in_leaf"]:  # a log too small to have well-examined items: fit on all
+            log.warning("feature_conditioned_posterior: %d informative items outside fold %d, too few to fit the "
+                        "prior on; fitting on every item there", int(tr.sum()), f)
+            tr = fold != f
         # soft targets: each item once per cluster, weighted by its posterior
         w = post[tr].ravel()
         keep = w > 1e-4

@@ -221,7 +221,7 @@ def test_relevant_labels_fall_back_to_the_means_with_one_cluster(caplog):
     assert "no item can be told relevant" in caplog.text and np.array_equal(data.gains, means.gains)
 
 
-def test_fitting_the_feature_prior_on_well_examined_items_only():
+def test_fitting_the_feature_prior_on_well_examined_items_only(caplog):
     log, level, theta, feats = three_level_log(m=10_000)  # about 17 impressions per query: deep items barely seen
     item = (log.query[:, None] * 10 + log.items).ravel()
     pos = np.tile(np.arange(1, 11), len(log.query))
@@ -238,8 +238,11 @@ def test_fitting_the_feature_prior_on_well_examined_items_only():
     assert np.mean(well[mid].argmax(axis=1) == 1) > np.mean(every[mid].argmax(axis=1) == 1) + 0.1
     with pytest.raises(ValueError, match="one entry per item"):
         feature_conditioned_posterior(post, grid, prior, X, group, informative=n_exam[:5] >= 5)
-    with pytest.raises(ValueError, match="no informative item"):
-        feature_conditioned_posterior(post, grid, prior, X, group, informative=n_exam >= 1e9)
+    # too few well-examined items to fit on (a small log): every item is used, as without the mask
+    with caplog.at_level("WARNING"):
+        _, none = feature_conditioned_posterior(post, grid, prior, X, group, trees=30, seed=0, threads=1,
+                                                informative=n_exam >= 1e9)
+    assert "too few to fit the prior on" in caplog.text and np.allclose(none, every)
 
 
 def test_posterior_click_lists_min_examinations():

@@ -26,6 +26,10 @@ Even then, telling 0.6 from 0.95 at a deep position takes far more impressions t
 atoms, and a pairwise learner turns the split into preferences. The ``"relevant"`` label asks the posterior only
 what it can answer: is the item above the prior's lowest cluster (binary relevance, as regression EM models it)?
 It gives up the order between upper clusters within a list, which is the weakest evidence the log holds.
+
+Under cascade clicks most items below a clicked one are never examined, and their posterior is the global prior; as
+soft targets they teach the classifier that prior whatever their features say. ``informative`` fits it on the
+well-examined items only (``posterior_click_lists(min_examinations=...)``), and the rest still get its prediction.
 """
 
 from __future__ import annotations

@@ -236,7 +236,7 @@ def feature_conditioned_posterior(posterior: np.ndarray, grid: np.ndarray, prior
               "num_threads": int(threads)}
     for f in range(folds):
         tr, te = (fold != f) & fit_on, fold == f
-        if tr.sum() < 2 * params["min_data_in_leaf"]:  # a log too small to have well-examined items: fit on all
+        if informative is not None and tr.sum() < 2 * params["min_data_in_leaf"]:  # too few well-examined: all
             log.warning("feature_conditioned_posterior: %d informative items outside fold %d, too few to fit the "
                         "prior on; fitting on every item there", int(tr.sum()), f)
             tr = fold != f

@@ -258,10 +258,13 @@ def posterior_click_lists(log_: ClickLog, features: Sequence[np.ndarray], propen
     clustered = False  # True once the feature prior replaced the grid by the clusters' centres
     if prior == "features":
         X_items = np.concatenate([np.asarray(f, dtype=np.float32) for f in features])[rows]
-        theta_ = np.asarray(propensities, dtype=float)
-        n_exam = np.bincount(item, theta_[np.minimum(pos, len(theta_)) - 1], minlength=len(rows))
+        informative = None  # every item
+        if min_examinations > 0:  # expected examinations per item: Σ θ over its (reached) impressions
+            theta_ = np.asarray(propensities, dtype=float)
+            n_exam = np.bincount(item, theta_[np.minimum(pos, len(theta_)) - 1], minlength=len(rows))
+            informative = n_exam >= min_examinations
         centers, cpost = feature_conditioned_posterior(post, grid, pi, X_items, q_of, seed=seed, threads=threads,
-                                                       informative=n_exam >= min_examinations)
+                                                       informative=informative)
         if len(centers) > 1:
             grid, post, clustered = centers, cpost, True
         else:  # a prior without separate clusters: nothing for the features to choose between
